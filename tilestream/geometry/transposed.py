@@ -86,12 +86,18 @@ class ConvTranspose(AxisOp):
         return size
 
     def needed(self, out: Interval) -> Interval:
-        # output o receives inputs i with o + p - (span - 1) <= i*s <= o + p
-        start = ceildiv(out.start + self.padding - (self.span - 1), self.stride)
-        if out.empty:
+        # output o receives input i through tap j when i*s == o + p - j*d
+        lo = hi = None
+        for j in range(self.kernel):
+            first = ceildiv(out.start + self.padding - j * self.dilation, self.stride)
+            last = (out.stop - 1 + self.padding - j * self.dilation) // self.stride
+            if first <= last:
+                lo = first if lo is None else min(lo, first)
+                hi = last if hi is None else max(hi, last)
+        if out.empty or lo is None or hi is None:
+            start = ceildiv(out.start + self.padding - (self.span - 1), self.stride)
             return Interval(start, start)
-        stop = (out.stop - 1 + self.padding) // self.stride + 1
-        return Interval(start, max(start, stop))
+        return Interval(lo, hi + 1)
 
     def feed(self, out: Interval) -> Interval:
         need = self.needed(out)

@@ -292,15 +292,18 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
     cached = _CACHE.get(module)
     if cached is not None and cached.name == name:
         return cached
+    wrapped = isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.PixelShuffle,
+                                  nn.PixelUnshuffle) + _POINTWISE_MODULES)
+    root = nn.Sequential(module) if wrapped else module  # fx never treats the root as a leaf
     try:
-        traced = _Tracer().trace(module)
+        traced = _Tracer().trace(root)
     except Exception as exc:  # tracing raises many types (TraceError, TypeError, ...)
         raise UnsupportedModuleError(
             f"cannot trace {name or type(module).__name__} ({type(module).__name__}) with "
             f"torch.fx: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
             f"remove data-dependent control flow from its forward()"
         ) from exc
-    submodules = dict(module.named_modules())
+    submodules = dict(root.named_modules())
     index_of: dict[fx.Node, int] = {}
     producers: dict[fx.Node, str] = {}
     nodes: list[Node] = []
@@ -308,6 +311,8 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
     output: int | None = None
     for fx_node in traced.nodes:
         path = _path(name, fx_node)
+        if wrapped and fx_node.op == "call_module":
+            path = name or type(module).__name__
         if fx_node.op == "placeholder":
             if nodes:
                 raise UnsupportedModuleError(
@@ -332,7 +337,7 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
         sources = [n for n in fx_node.all_input_nodes if n.op != "get_attr"]
         for n in fx_node.all_input_nodes:
             if n.op == "get_attr":
-                value = _fetch_attr(module, str(n.target))
+                value = _fetch_attr(root, str(n.target))
                 if isinstance(value, Tensor) and value.dim() >= 3 and any(s > 1 for s in value.shape[-2:]):
                     raise _reject(f"constant {n.target}", path, "it has a spatial extent")
         inputs = tuple(index_of[n] for n in sources)
@@ -345,17 +350,17 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
             target = fx_node.target
             if target in _ELEMENTWISE_FUNCTIONS:
                 kind = _op_name(fx_node)
-                step = _function_step(fx_node, sources, _INPLACE_FUNCTIONS.get(target, target), module)
+                step = _function_step(fx_node, sources, _INPLACE_FUNCTIONS.get(target, target), root)
             elif target in _CHANNEL_FUNCTIONS:
                 _check_channel_op(fx_node, path)
                 kind = _op_name(fx_node)
-                step = _function_step(fx_node, sources, target, module)
+                step = _function_step(fx_node, sources, target, root)
                 if kind in ("chunk", "split"):
                     producers[fx_node] = "tuple"
             elif target is operator.getitem:
                 _check_getitem(fx_node, path, producers)
                 kind = "getitem"
-                step = _function_step(fx_node, sources, target, module)
+                step = _function_step(fx_node, sources, target, root)
             else:
                 raise _reject(f"function {_op_name(fx_node)}", path, _why(_op_name(fx_node)))
             node = Node(node_name, path, kind, inputs)
@@ -363,11 +368,11 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
             method = str(fx_node.target)
             base = method[:-1] if method.endswith("_") else method  # never mutate in place
             if base in _ELEMENTWISE_METHODS:
-                step = _function_step(fx_node, sources, base, module)
+                step = _function_step(fx_node, sources, base, root)
             elif base in _CHANNEL_METHODS:
                 _check_channel_op(fx_node, path)
                 producers[fx_node] = "tuple"
-                step = _function_step(fx_node, sources, base, module)
+                step = _function_step(fx_node, sources, base, root)
             else:
                 raise _reject(f"method .{method}()", path, _why(method))
             node = Node(node_name, path, base, inputs)

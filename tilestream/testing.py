@@ -1,0 +1,94 @@
+"""Helpers for tests and benchmarks: small models whose latents are far from zero.
+
+A freshly initialised CompressAI model gives latents with ``|y| < 0.5``: every symbol
+rounds to 0, and "block-wise equals full-image" would prove nothing. :func:`spread_latents`
+rescales the last layer of ``g_a`` and of ``h_a`` so that ``y`` and ``z`` have a standard
+deviation of several units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tilestream.models.registry import build_model, transforms
+
+__all__ = ["SMALL_CONFIGS", "small_model", "spread_latents", "smooth_image", "input_channels"]
+
+#: small architecture arguments per model name (fast on a CPU, same geometry as the zoo)
+SMALL_CONFIGS: dict[str, dict[str, object]] = {
+    "bmshj2018-factorized": {"N": 8, "M": 12},
+    "bmshj2018-hyperprior": {"N": 8, "M": 12},
+    "mbt2018-mean": {"N": 8, "M": 12},
+    "mbt2018": {"N": 8, "M": 12},
+    "cheng2020-anchor": {"N": 8},
+    "cheng2020-attn": {"N": 8},
+    "cheng2020-anchor-checkerboard": {"N": 8},
+    "elic2022-official": {"N": 8, "M": 12, "groups": [2, 2, 4, 4]},
+}
+
+
+def input_channels(module: nn.Module) -> int:
+    """Channels of the first convolution of ``module`` (its input channels)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            return int(m.in_channels)
+    raise ValueError(f"{type(module).__name__} has no convolution")
+
+
+def smooth_image(height: int, width: int, *, seed: int = 0) -> Tensor:
+    """A ``(1, 3, height, width)`` image in [0, 1]: smooth structure plus fine noise."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, max(2, height // 16), max(2, width // 16), generator=g)
+    base = nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    noise = torch.rand(1, 3, height, width, generator=g)
+    return (0.8 * base + 0.2 * noise).clamp(0, 1)
+
+
+def _last_conv(module: nn.Module) -> nn.Module:
+    children = list(module.children())
+    for child in reversed(children):
+        if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d)):
+            return child
+    raise ValueError(f"{type(module).__name__} has no convolution among its direct children")
+
+
+@torch.no_grad()
+def _rescale(module: nn.Module, x: Tensor, target_std: float) -> Tensor:
+    last = _last_conv(module)
+    for _ in range(4):
+        std = float(module(x).std())
+        factor = target_std / max(std, 1e-8)
+        last.weight.mul_(factor)
+        if last.bias is not None:
+            last.bias.mul_(factor)
+    return module(x)
+
+
+@torch.no_grad()
+def spread_latents(
+    model: nn.Module, x: Tensor, *, y_std: float = 4.0, z_std: float = 3.0
+) -> nn.Module:
+    """Rescale the last layer of ``g_a`` (and of ``h_a``) so ``std(y) ≈ y_std``, ``std(z) ≈ z_std``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A CompressAI model (modified in place and returned).
+    x : Tensor
+        A sample image ``(1, 3, H, W)`` used to measure the spread.
+    """
+    found = transforms(model)
+    y = _rescale(found["g_a"], x, y_std)
+    if "h_a" in found:
+        _rescale(found["h_a"], y, z_std)
+    return model
+
+
+def small_model(name: str, *, seed: int = 0, spread: bool = True) -> nn.Module:
+    """A small random-weight model of architecture ``name`` with spread-out latents."""
+    torch.manual_seed(seed)
+    model = build_model(name, **SMALL_CONFIGS[name])
+    if spread:
+        spread_latents(model, smooth_image(128, 128, seed=seed))
+    return model
