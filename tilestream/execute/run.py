@@ -32,7 +32,7 @@ def run_window(
     x: Tensor,
     x_window: Window,
     out: Window,
-    image_shape: tuple[int, int],
+    input_shape: tuple[int, int],
 ) -> Tensor:
     """Compute ``out`` of the module's output from input data ``x`` covering ``x_window``.
 
@@ -48,8 +48,8 @@ def run_window(
         but not covered are taken as zeros (used to show what a too-small halo breaks).
     out : Window
         Output window to compute.
-    image_shape : tuple of int
-        ``(H, W)`` of the full input.
+    input_shape : tuple of int
+        ``(H, W)`` of the full input feature map (the transform's input, not its output).
 
     Returns
     -------
@@ -58,8 +58,8 @@ def run_window(
         of ``module(full_input)``.
     """
     spatial = graph.spatial
-    sizes = spatial.sizes(image_shape)
-    windows = spatial.plan(image_shape, out)
+    sizes = spatial.sizes(input_shape)
+    windows = spatial.plan(input_shape, out)
     last = _last_use(graph)
     values: list[Any] = [None] * len(spatial.nodes)
     have: list[Window | None] = [None] * len(spatial.nodes)

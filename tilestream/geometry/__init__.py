@@ -9,6 +9,7 @@ from tilestream.geometry.graph import Node, SpatialGraph
 from tilestream.geometry.grid import BlockGrid, normalize_block
 from tilestream.geometry.halo import AxisHalo, LayerHalo, axis_halo, paper_conv_chain
 from tilestream.geometry.interval import Interval, Window
+from tilestream.geometry.layout import CodecLayout
 from tilestream.geometry.shuffle import PixelShuffle, PixelUnshuffle
 from tilestream.geometry.transposed import ConvTranspose
 
@@ -16,6 +17,7 @@ __all__ = [
     "AxisHalo",
     "AxisOp",
     "BlockGrid",
+    "CodecLayout",
     "Conv",
     "ConvTranspose",
     "Interval",

@@ -1,0 +1,81 @@
+"""The container's metadata schema (format v1), validated on read.
+
+A container is a zarr v3 group whose attributes hold :class:`ContainerMeta` (plus a
+``complete`` flag written last) and whose arrays hold one variable-length byte string per
+latent chunk. See DESIGN.md §4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tilestream.errors import TilestreamError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta"]
+
+FORMAT = "tilestream"
+#: ``major.minor``: readers refuse another major version
+FORMAT_VERSION = "1.0"
+
+
+class ContainerError(TilestreamError):
+    """A container is missing, incomplete, corrupt, from a newer format, or mismatched."""
+
+
+@dataclass
+class ContainerMeta:
+    """Everything a decoder needs besides the chunk bytes."""
+
+    model: dict[str, Any]
+    image_shape: tuple[int, int]
+    channels: int
+    block: int
+    align: int
+    padded_shape: tuple[int, int]
+    y_shape: tuple[int, int]
+    z_shape: tuple[int, int]
+    grid_shape: tuple[int, int]
+    streams: tuple[str, ...]
+    halos: dict[str, list[int]]
+    source_layout: str = "YXS"
+    dtype: str = "uint8"
+    padding: str = "replicate-bottom-right"
+    checksum: str = "crc32"
+    tilestream_version: str = ""
+    format: str = FORMAT
+    format_version: str = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_attrs(self) -> dict[str, Any]:
+        """JSON-ready attributes."""
+        attrs = asdict(self)
+        for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape", "streams"):
+            attrs[key] = list(attrs[key])
+        return attrs
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any], where: str) -> ContainerMeta:
+        """Validate and parse attributes read from ``where``."""
+        if attrs.get("format") != FORMAT:
+            raise ContainerError(
+                f"{where} is not a tilestream container (format={attrs.get('format')!r}); "
+                f"pass a file written by 'tilestream encode'"
+            )
+        version = str(attrs.get("format_version", ""))
+        major = version.split(".")[0]
+        if major != FORMAT_VERSION.split(".")[0]:
+            raise ContainerError(
+                f"{where} uses container format {version}, but this tilestream reads format "
+                f"{FORMAT_VERSION.split('.')[0]}.x; upgrade tilestream to read it"
+            )
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in attrs.items() if k in known}
+        try:
+            meta = cls(**values)
+        except TypeError as exc:
+            raise ContainerError(f"{where} has incomplete metadata ({exc}); re-encode it") from exc
+        for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape"):
+            setattr(meta, key, tuple(int(v) for v in getattr(meta, key)))
+        meta.streams = tuple(meta.streams)
+        return meta

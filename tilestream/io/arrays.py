@@ -1,0 +1,106 @@
+"""Sources over in-memory or lazy arrays: numpy, dask and zarr."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from tilestream.io.base import Source, SourceError, normalise_layout
+
+__all__ = ["ArraySource", "ZarrSource"]
+
+
+def _check_dtype(dtype: Any, what: str) -> None:
+    if np.dtype(dtype) != np.uint8:
+        raise SourceError(
+            f"{what} has dtype {np.dtype(dtype)}; tilestream codes uint8 images; convert it "
+            f"to 8 bits per sample first (e.g. array.astype('uint8') after scaling)"
+        )
+
+
+class ArraySource(Source):
+    """A numpy or dask array (``(H, W)``, ``(H, W, 1|3)`` or ``(1|3, H, W)``).
+
+    Parameters
+    ----------
+    array : numpy.ndarray or dask.array.Array
+        The image. A dask array stays lazy: only the windows asked for are computed.
+    layout : str, optional
+        ``"YX"``, ``"YXS"`` or ``"SYX"``; inferred from the shape when omitted.
+    """
+
+    def __init__(self, array: Any, layout: str | None = None):
+        self.array = array
+        self.description = f"{type(array).__name__} of shape {tuple(array.shape)}"
+        _check_dtype(array.dtype, self.description)
+        self.layout = normalise_layout(tuple(array.shape), layout, self.description)
+        ydim = self.layout.index("Y")
+        self.shape = (int(array.shape[ydim]), int(array.shape[ydim + 1]))
+        self.channels = 1 if self.layout == "YX" else int(array.shape[self.layout.index("S")])
+        self.check()
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        part = self.array[:, y0:y1, x0:x1] if self.layout == "SYX" else self.array[y0:y1, x0:x1]
+        if hasattr(part, "compute"):
+            part = part.compute(scheduler="synchronous")
+        return np.asarray(part)
+
+
+class ZarrSource(Source):
+    """A zarr array, given as a path (opened lazily on each worker) or a ``zarr.Array``.
+
+    Parameters
+    ----------
+    target : str, os.PathLike or zarr.Array
+        Path of a zarr array (``path/to/store`` or ``store.zarr/array``) or an open array.
+    layout : str, optional
+        ``"YX"``, ``"YXS"`` or ``"SYX"``; inferred from the shape when omitted.
+    """
+
+    def __init__(self, target: Any, layout: str | None = None):
+        import zarr
+
+        self._array_obj = None
+        if isinstance(target, (str, os.PathLike)):
+            self.path: str | None = os.fspath(target)
+            if not os.path.exists(self.path):
+                raise SourceError(f"input {self.path!r} does not exist; pass an existing zarr array")
+            try:
+                arr = zarr.open_array(self.path, mode="r")
+            except Exception as exc:  # zarr raises several types for "not an array"
+                raise SourceError(
+                    f"input {self.path!r} is not a zarr array ({type(exc).__name__}); pass the "
+                    f"path of an array, not of a group"
+                ) from exc
+        else:
+            self.path = None
+            arr = target
+            self._array_obj = target
+        self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
+        _check_dtype(arr.dtype, self.description)
+        self.layout = normalise_layout(tuple(arr.shape), layout, self.description)
+        ydim = self.layout.index("Y")
+        self.shape = (int(arr.shape[ydim]), int(arr.shape[ydim + 1]))
+        self.channels = 1 if self.layout == "YX" else int(arr.shape[self.layout.index("S")])
+        self.check()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["_array_obj"] = None  # reopen on the worker
+        return state
+
+    def _array(self) -> Any:
+        if self._array_obj is None:
+            import zarr
+
+            self._array_obj = zarr.open_array(self.path, mode="r")
+        return self._array_obj
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        arr = self._array()
+        if self.layout == "SYX":
+            return arr[:, y0:y1, x0:x1]
+        return arr[y0:y1, x0:x1]

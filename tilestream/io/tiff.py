@@ -1,0 +1,78 @@
+"""TIFF / BigTIFF sources (tiled or striped) read through ``tifffile``'s zarr view."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from tilestream.io.base import Source, SourceError, normalise_layout
+
+__all__ = ["TiffSource"]
+
+_OPEN: dict[tuple[int, str, int], Any] = {}
+_LOCK = threading.Lock()
+
+
+class TiffSource(Source):
+    """A TIFF file read lazily, window by window, via ``tifffile.imread(aszarr=True)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    series : int
+        Image series (0: the main image).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], series: int = 0):
+        import tifffile
+
+        self.path = os.fspath(path)
+        self.series = series
+        self.description = f"TIFF {self.path!r}"
+        if not os.path.isfile(self.path):
+            raise SourceError(f"input {self.path!r} does not exist; pass an existing TIFF file")
+        try:
+            with tifffile.TiffFile(self.path) as tif:
+                s = tif.series[series]
+                shape, axes, dtype = tuple(s.shape), s.axes, s.dtype
+        except (tifffile.TiffFileError, IndexError, ValueError, OSError) as exc:
+            raise SourceError(
+                f"input {self.path!r} is not a readable TIFF image ({exc}); pass a TIFF, a zarr "
+                f"array or an array"
+            ) from exc
+        if np.dtype(dtype) != np.uint8:
+            raise SourceError(
+                f"{self.description} has dtype {np.dtype(dtype)}; tilestream codes uint8 "
+                f"images; convert it to 8 bits per sample first"
+            )
+        self.layout = normalise_layout(shape, axes, self.description)
+        ydim = self.layout.index("Y")
+        self.shape = (int(shape[ydim]), int(shape[ydim + 1]))
+        self.channels = 1 if self.layout == "YX" else int(shape[self.layout.index("S")])
+        self.check()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def _array(self) -> Any:
+        import tifffile
+        import zarr
+
+        key = (os.getpid(), self.path, self.series)
+        with _LOCK:
+            arr = _OPEN.get(key)
+            if arr is None:
+                store = tifffile.imread(self.path, aszarr=True, series=self.series, level=0)
+                arr = zarr.open(store, mode="r")
+                _OPEN[key] = arr
+        return arr
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        arr = self._array()
+        if self.layout == "SYX":
+            return arr[:, y0:y1, x0:x1]
+        return arr[y0:y1, x0:x1]

@@ -1,0 +1,242 @@
+"""Which weights a container was made with, and loading them once per worker process.
+
+A :class:`ModelSpec` is small and picklable: a registry name plus either a zoo quality, a
+checkpoint path, or (for a model object handed to the Python API) its serialised state
+dict. Its ``sha256`` identifies the weights (CDF tables included); containers record it and
+decoding with other weights is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from tilestream.errors import TilestreamError, UnknownModelError
+from tilestream.models.compat import compressai
+from tilestream.models.registry import build_model, model_names
+
+__all__ = ["ModelSpec", "WeightsError", "load_model", "weights_sha256", "spec_for"]
+
+_CACHE: dict[tuple[str, str], nn.Module] = {}
+_LOCK = threading.Lock()
+
+
+class WeightsError(TilestreamError):
+    """Weights cannot be loaded, do not fit the architecture, or differ from the container's."""
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's state dict (sorted keys; dtype, shape and bytes of each tensor)."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(key.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _needs_update(model: nn.Module) -> bool:
+    eb = getattr(model, "entropy_bottleneck", None)
+    gc = getattr(model, "gaussian_conditional", None)
+    if eb is not None and eb._quantized_cdf.numel() == 0:
+        return True
+    return gc is not None and (gc.scale_table.numel() == 0 or gc._quantized_cdf.numel() == 0)
+
+
+def _prepare(model: nn.Module) -> nn.Module:
+    model.eval()
+    if _needs_update(model):
+        model.update(force=True)
+    return model
+
+
+def _registry_name(model: nn.Module) -> str:
+    models = compressai().registry.MODELS
+    for name in model_names():
+        if models[name] is type(model):
+            return name
+    raise UnknownModelError(
+        f"{type(model).__name__} is not a CompressAI registry model; pass a model built from "
+        f"compressai.registry.MODELS"
+    )
+
+
+def _read_checkpoint(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise WeightsError(f"checkpoint {path!r} does not exist; pass the path of a state dict")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle / zip errors come in many types
+        raise WeightsError(
+            f"checkpoint {path!r} cannot be read as a torch state dict "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); pass a "
+            f"file saved with torch.save(model.state_dict(), path)"
+        ) from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(
+            f"checkpoint {path!r} does not hold a state dict of tensors; save it with "
+            f"torch.save(model.state_dict(), path)"
+        )
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _from_state(name: str, quality: int | None, state: dict[str, Any], what: str) -> nn.Module:
+    cls = compressai().registry.MODELS[name]
+    try:
+        if quality is not None:
+            model = build_model(name, quality)
+            model.load_state_dict(state)
+        else:
+            model = cls.from_state_dict(state)
+    except (RuntimeError, KeyError, IndexError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"{what} does not fit the architecture {name}"
+            + (f" quality {quality}" if quality is not None else "")
+            + f" ({first}); pass the --model (and --quality) it was trained with"
+        ) from exc
+    return model
+
+
+def _pretrained(name: str, quality: int | None) -> nn.Module:
+    zoo = compressai().zoo
+    if name not in zoo.image_models:
+        raise WeightsError(f"CompressAI publishes no weights for {name!r}; pass --checkpoint")
+    if quality is None:
+        raise WeightsError(f"--pretrained needs --quality for {name!r}")
+    try:
+        url = zoo.image.model_urls[name]["mse"][quality]
+    except KeyError as exc:
+        raise WeightsError(f"CompressAI publishes no weights for {name!r} quality {quality}") from exc
+    target = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+    try:
+        return zoo.image_models[name](quality=quality, pretrained=True, progress=False)
+    except (OSError, RuntimeError) as exc:
+        raise WeightsError(
+            f"cannot download CompressAI's weights for {name} quality {quality} (offline?); "
+            f"put {os.path.basename(url)} at {target} or pass --checkpoint PATH"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A picklable description of a model and its weights.
+
+    Build one with :func:`spec_for`. ``state`` holds serialised weights for models given
+    as objects; ``checkpoint`` a path readable on every worker.
+    """
+
+    name: str
+    quality: int | None = None
+    checkpoint: str | None = None
+    pretrained: bool = False
+    state: bytes | None = field(default=None, repr=False)
+    sha256: str = ""
+
+    def build(self) -> nn.Module:
+        """Construct the model with its weights (no caching; see :func:`load_model`)."""
+        if self.state is not None:
+            state = torch.load(io.BytesIO(self.state), map_location="cpu", weights_only=True)
+            model = _from_state(self.name, self.quality, state, "the given model's weights")
+        elif self.checkpoint is not None:
+            model = _from_state(
+                self.name, self.quality, _read_checkpoint(self.checkpoint),
+                f"checkpoint {self.checkpoint!r}",
+            )
+        elif self.pretrained:
+            model = _pretrained(self.name, self.quality)
+        else:
+            raise WeightsError(
+                f"no weights given for {self.name}; pass --checkpoint PATH or --pretrained"
+            )
+        return _prepare(model)
+
+    def record(self) -> dict[str, Any]:
+        """What a container stores about the weights."""
+        return {
+            "name": self.name,
+            "quality": self.quality,
+            "sha256": self.sha256,
+            "checkpoint": os.path.basename(self.checkpoint) if self.checkpoint else None,
+            "pretrained": self.pretrained,
+        }
+
+
+def spec_for(
+    model: nn.Module | str,
+    *,
+    quality: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    pretrained: bool = False,
+) -> tuple[ModelSpec, nn.Module]:
+    """Describe (and load once) the weights to use; return the spec and the loaded model.
+
+    Parameters
+    ----------
+    model : nn.Module or str
+        A CompressAI model object, or a registry name.
+    quality : int, optional
+        Zoo quality (architecture configuration; with ``pretrained``, the published rate).
+    checkpoint : path, optional
+        A state dict (bare or under ``"state_dict"``), loaded with ``weights_only=True``.
+    pretrained : bool
+        Use CompressAI's published weights (torch hub cache; downloaded if reachable).
+    """
+    if isinstance(model, nn.Module):
+        name = _registry_name(model)
+        buffer = io.BytesIO()
+        torch.save(_prepare(model).state_dict(), buffer)
+        spec = ModelSpec(name, None, state=buffer.getvalue())
+        loaded = model
+    else:
+        if model not in model_names():
+            raise UnknownModelError(
+                f"unknown model {model!r}; choose one of: {', '.join(model_names())}"
+            )
+        spec = ModelSpec(
+            model, quality, os.fspath(checkpoint) if checkpoint is not None else None, pretrained
+        )
+        loaded = spec.build()
+    sha = weights_sha256(loaded)
+    spec = ModelSpec(spec.name, spec.quality, spec.checkpoint, spec.pretrained, spec.state, sha)
+    with _LOCK:
+        _CACHE[(sha, "cpu")] = loaded if next(loaded.parameters()).device.type == "cpu" else spec.build()
+    return spec, loaded
+
+
+def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module:
+    """The model of ``spec`` on ``device``, loaded once per process and cached.
+
+    Raises
+    ------
+    WeightsError
+        If the weights loaded here hash differently from ``spec.sha256``.
+    """
+    dev = str(torch.device(device))
+    key = (spec.sha256, dev)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    model = spec.build()
+    sha = weights_sha256(model)
+    if spec.sha256 and sha != spec.sha256:
+        raise WeightsError(
+            f"weights of {spec.name} have SHA-256 {sha[:12]}…, but {spec.sha256[:12]}… was "
+            f"expected; pass the same --checkpoint / --quality that encoded the image"
+        )
+    model = model.to(dev)
+    with _LOCK:
+        _CACHE.setdefault(key, model)
+        return _CACHE[key]

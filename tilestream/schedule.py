@@ -1,0 +1,184 @@
+"""A row wavefront over block-grid stages, run on dask (threads or a distributed client).
+
+A codec is a few *stages* over the same block grid (e.g. ``y`` → ``z`` → ``code``). A task
+of one stage reads chunks of earlier stages within a few rows of its own. Running the whole
+grid as one graph would let results pile up; instead the grid advances one step at a time:
+at step ``t`` stage ``s`` computes row ``t − lag(s)``, where the lags follow from how far
+ahead each stage reads. Each step is one dask computation (all tasks of the step run in
+parallel, within-step dependencies included), and a row is released as soon as no later
+task reads it. Memory is therefore bounded by a few rows of chunks, whatever the image size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Stage", "Runner", "wavefront"]
+
+Index = tuple[int, int]
+
+
+@dataclass
+class Stage:
+    """One stage over a ``rows × cols`` grid.
+
+    Parameters
+    ----------
+    name : str
+        Unique name.
+    fn : callable
+        ``fn(ctx, i, j, *dep_dicts)``; each dep dict maps chunk indices of a producer
+        stage to their values.
+    deps : dict
+        Producer stage name → function ``(i, j) → list of (i', j')`` it reads.
+    emit : bool
+        Results are yielded to the caller (row by row, in order) instead of kept.
+    report : callable, optional
+        Maps a result to an int to add up (e.g. bytes written).
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    deps: dict[str, Callable[[int, int], list[Index]]] = field(default_factory=dict)
+    emit: bool = False
+    report: Callable[[Any], int] | None = None
+
+
+class Runner:
+    """Runs the tasks of one step on the threaded scheduler or a distributed client."""
+
+    def __init__(self, client: Any = None, num_workers: int | None = None):
+        self.client = client
+        self.num_workers = num_workers
+        self._pending: list[tuple[str, Index, Any]] = []
+        self._ctx: Any = None
+
+    def set_context(self, ctx: Any) -> None:
+        """Ship the context once (scattered to every worker on a cluster)."""
+        if self.client is not None:
+            self._ctx = self.client.scatter(ctx, broadcast=True, hash=False)
+        else:
+            import dask
+
+            self._ctx = dask.delayed(ctx, name=f"ctx-{uuid.uuid4().hex}")
+
+    def submit(self, stage: str, index: Index, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.client is not None:
+            handle = self.client.submit(fn, self._ctx, *index, *args, pure=False)
+        else:
+            import dask
+
+            handle = dask.delayed(fn, pure=False)(self._ctx, *index, *args)
+        self._pending.append((stage, index, handle))
+        return handle
+
+    def finish(self) -> dict[tuple[str, Index], Any]:
+        """Compute everything submitted since the last call; return results by key."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return {}
+        if self.client is not None:
+            from distributed import wait
+
+            futures = [h for _, _, h in pending]
+            wait(futures)
+            for future in futures:
+                if future.status == "error":
+                    raise future.exception()
+            return {(s, i): h for s, i, h in pending}
+        import dask
+
+        kwargs: dict[str, Any] = {"scheduler": "threads"}
+        if self.num_workers:
+            kwargs["num_workers"] = self.num_workers
+        values = dask.compute(*[h for _, _, h in pending], **kwargs)
+        return {(s, i): v for (s, i, _), v in zip(pending, values)}
+
+    def report(self, fn: Callable[[Any], int], values: list[Any]) -> int:
+        """Sum ``fn`` over results (computed where the results live)."""
+        if self.client is not None:
+            return int(sum(self.client.gather([self.client.submit(fn, v) for v in values])))
+        return int(sum(fn(v) for v in values))
+
+
+def _reach(stages: list[Stage], rows: int, cols: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """Min and max row offset (producer row − consumer row) of every dependency edge."""
+    reach: dict[tuple[str, str], tuple[int, int]] = {}
+    for stage in stages:
+        for producer, chunks in stage.deps.items():
+            lo, hi = 0, 0
+            first = True
+            for i in range(rows):
+                for j in (0, cols // 2, cols - 1):
+                    for pi, _ in chunks(i, j):
+                        d = pi - i
+                        lo, hi = (d, d) if first else (min(lo, d), max(hi, d))
+                        first = False
+            reach[(producer, stage.name)] = (lo, hi)
+    return reach
+
+
+def wavefront(
+    stages: list[Stage],
+    rows: int,
+    cols: int,
+    runner: Runner,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, int, list[Any]]]:
+    """Run ``stages`` over the grid; yield ``(stage, row, results)`` for emitting stages
+    and ``("report", 0, [total])`` at the end with the sum of all reports.
+    """
+    names = [s.name for s in stages]
+    by_name = {s.name: s for s in stages}
+    reach = _reach(stages, rows, cols)
+    lag: dict[str, int] = {}
+    for stage in stages:
+        lag[stage.name] = max(
+            [0] + [lag[p] + reach[(p, stage.name)][1] for p in stage.deps if p in lag]
+        )
+        for p in stage.deps:
+            if p not in lag or names.index(p) >= names.index(stage.name):
+                raise ValueError(f"stage {stage.name} reads {p}, which is not an earlier stage")
+    results: dict[str, dict[Index, Any]] = {s.name: {} for s in stages}
+    consumers = {s.name: [c for c in stages if s.name in c.deps] for s in stages}
+    total = 0
+    steps = rows + max(lag.values())
+    for t in range(steps):
+        active: list[tuple[Stage, int]] = []
+        for stage in stages:
+            r = t - lag[stage.name]
+            if not 0 <= r < rows:
+                continue
+            active.append((stage, r))
+            for j in range(cols):
+                args = [
+                    {idx: results[p][idx] for idx in chunks(r, j)}
+                    for p, chunks in stage.deps.items()
+                ]
+                handle = runner.submit(stage.name, (r, j), stage.fn, *args)
+                results[stage.name][(r, j)] = handle
+        done = runner.finish()
+        for (name, index), value in done.items():
+            results[name][index] = value
+        for stage, r in active:
+            row = [results[stage.name][(r, j)] for j in range(cols)]
+            if stage.report is not None:
+                total += runner.report(stage.report, row)
+            if stage.emit:
+                if runner.client is not None:
+                    row = runner.client.gather(row)
+                yield stage.name, r, row
+            if progress is not None:
+                progress(cols)
+        # release rows nobody will read again
+        for stage in stages:
+            users = consumers[stage.name]
+            keep_from = min(
+                [t - lag[c.name] + 1 + reach[(stage.name, c.name)][0] for c in users] or [t + 1]
+            )
+            for index in [k for k in results[stage.name] if k[0] < keep_from]:
+                del results[stage.name][index]
+    yield "report", 0, [total]
