@@ -53,3 +53,59 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
 @pytest.fixture
 def model_factory():
     return cached_model
+
+
+# -- images and CompressAI references ---------------------------------------------------
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+@lru_cache(maxsize=None)
+def photo(name: str):
+    """A real photograph crop from tests/data as a read-only uint8 array."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(DATA / name) as im:
+        array = np.asarray(im).copy()
+    array.setflags(write=False)
+    return array
+
+
+def compressai_reference(model, image, align: int):
+    """CompressAI's own full-image compress → decompress of the replicate-padded image.
+
+    Returns ``(pixels uint8 like image, total string bytes, y_hat tensor)``.
+    """
+    import numpy as np
+
+    rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+    h, w = rgb.shape[:2]
+    hp, wp = -(-h // align) * align, -(-w // align) * align
+    padded = np.pad(rgb, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
+    x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        compressed = model.compress(x)
+        strings = compressed["strings"]
+        out = model.decompress(strings, compressed["shape"])
+        x_hat = out["x_hat"].clamp(0, 1)
+        if image.ndim == 2:
+            x_hat = x_hat.mean(dim=1, keepdim=True)
+        pixels = torch.round(x_hat * 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()[:h, :w]
+        y_hat = _reference_y_hat(model, x, compressed)
+    if image.ndim == 2:
+        pixels = pixels[..., 0]
+    return pixels, sum(len(s[0]) for s in strings), y_hat
+
+
+def _reference_y_hat(model, x, compressed):
+    strings = compressed["strings"]
+    if hasattr(model, "gaussian_conditional"):
+        z_hat = model.entropy_bottleneck.decompress(strings[1], compressed["shape"])
+        params = model.h_s(z_hat)
+        if type(model).__name__ == "MeanScaleHyperprior":
+            scales, means = params.chunk(2, 1)
+        else:
+            scales, means = params, None
+        indexes = model.gaussian_conditional.build_indexes(scales)
+        return model.gaussian_conditional.decompress(strings[0], indexes, means=means)
+    return model.entropy_bottleneck.decompress(strings[0], compressed["shape"])

@@ -6,21 +6,73 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tilestream import __version__
 from tilestream.errors import TilestreamError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "parse_region"]
+
+
+def parse_region(text: str) -> tuple[int, int, int, int]:
+    """Parse ``Y0:Y1,X0:X1`` into a tuple of ints."""
+    try:
+        ys, xs = text.split(",")
+        y0, y1 = (int(v) for v in ys.split(":"))
+        x0, x1 = (int(v) for v in xs.split(":"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"region {text!r} is not Y0:Y1,X0:X1 (e.g. 0:512,1024:1536)"
+        ) from exc
+    return y0, y1, x0, x1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _weights_args(p: argparse.ArgumentParser, *, encode: bool) -> None:
+    if encode:
+        p.add_argument("--model", help="CompressAI model name (compressai.registry.MODELS)")
+        p.add_argument("--quality", type=int, help="zoo quality: channel configuration / published rate")
+        p.add_argument("--pretrained", action="store_true", help="use CompressAI's published weights")
+    p.add_argument("--checkpoint", help="state dict of the model (torch.save(model.state_dict()))")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address (default: local threads)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``tilestream`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tilestream",
         description="Block-wise learned image compression, identical to full-image inference.",
     )
     parser.add_argument("--version", action="version", version=f"tilestream {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+
+    enc = commands.add_parser("encode", help="compress an image (TIFF, BigTIFF, zarr) into a container")
+    enc.add_argument("input", help="TIFF / BigTIFF file or zarr array")
+    enc.add_argument("output", help="container: a folder, or a file ending in .zip")
+    enc.add_argument("--block", type=int, default=None, help="block side in pixels, multiple of 64 (default 512)")
+    _weights_args(enc, encode=True)
+
+    dec = commands.add_parser("decode", help="decode a container into a tiled BigTIFF or zarr array")
+    dec.add_argument("input", help="container written by 'tilestream encode'")
+    dec.add_argument("output", help="*.tif / *.tiff for a tiled BigTIFF, otherwise a zarr array")
+    dec.add_argument("--region", type=parse_region, help="decode only Y0:Y1,X0:X1")
+    _weights_args(dec, encode=False)
+
+    info = commands.add_parser("info", help="describe a container")
+    info.add_argument("input", help="container written by 'tilestream encode'")
+    info.add_argument("--json", action="store_true", help="print JSON")
 
     ov = commands.add_parser(
         "overlap",
@@ -35,6 +87,97 @@ def build_parser() -> argparse.ArgumentParser:
     ov.add_argument("--quality", type=int, default=None, help="zoo quality (channel configuration)")
     ov.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if args.quiet else None
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from tilestream.pipeline import DEFAULT_BLOCK, encode
+
+    if args.model is None:
+        raise TilestreamError("no model given; pass --model NAME with --checkpoint PATH or --pretrained")
+    if args.checkpoint is None and not args.pretrained:
+        raise TilestreamError(
+            f"no weights for {args.model}; pass --checkpoint PATH or --pretrained"
+        )
+    result = encode(
+        args.input,
+        args.output,
+        model=args.model,
+        quality=args.quality,
+        checkpoint=args.checkpoint,
+        pretrained=args.pretrained,
+        block=args.block or DEFAULT_BLOCK,
+        device=args.device,
+        scheduler=args.scheduler,
+        overwrite=args.overwrite,
+        progress=_progress(args),
+    )
+    if not args.quiet:
+        h, w = result.image_shape
+        print(f"{args.output}: {h}x{w}, {result.stream_bytes} bytes, {result.bpp:.4f} bpp, {result.blocks} blocks")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from tilestream.pipeline import decode
+
+    decode(
+        args.input,
+        args.output,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        scheduler=args.scheduler,
+        overwrite=args.overwrite,
+        progress=_progress(args),
+        region=args.region,
+    )
+    if not args.quiet:
+        print(f"{args.output}: decoded")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from tilestream.container import ContainerReader
+
+    reader = ContainerReader(args.input)
+    meta = reader.meta
+    h, w = meta.image_shape
+    stream_bytes = int(reader.attrs.get("stream_bytes", 0))
+    report: dict[str, Any] = {
+        "path": args.input,
+        "format_version": meta.format_version,
+        "tilestream_version": meta.tilestream_version,
+        "shape": [h, w] + ([3] if meta.channels == 3 else []),
+        "channels": meta.channels,
+        "dtype": meta.dtype,
+        "model": meta.model,
+        "bytes": stream_bytes,
+        "bpp": stream_bytes * 8 / (h * w),
+        "block": meta.block,
+        "chunk_grid": list(meta.grid_shape),
+        "streams": list(meta.streams),
+        "padded_shape": list(meta.padded_shape),
+        "latent_shape": list(meta.y_shape),
+        "hyper_shape": list(meta.z_shape),
+        "halos": meta.halos,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    model = meta.model
+    print(f"{args.input}")
+    print(f"  format        tilestream {meta.format_version} (written by tilestream {meta.tilestream_version})")
+    print(f"  image         {h} x {w}, {meta.channels} channel(s), {meta.dtype}")
+    print(f"  model         {model['name']} quality {model.get('quality')} ({model.get('family')})")
+    print(f"  weights       sha256 {model['sha256']}")
+    print(f"  size          {stream_bytes} bytes, {report['bpp']:.4f} bpp")
+    print(f"  blocks        {meta.block} px, grid {meta.grid_shape[0]} x {meta.grid_shape[1]}, streams {', '.join(meta.streams)}")
+    print(f"  latent        y {meta.y_shape[0]} x {meta.y_shape[1]}, z {meta.z_shape[0]} x {meta.z_shape[1]}")
+    print(f"  halos         " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in meta.halos.items()))
+    return 0
 
 
 def _overlap(args: argparse.Namespace) -> int:
@@ -53,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 on a user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"overlap": _overlap}
+    handlers = {"encode": _encode, "decode": _decode, "info": _info, "overlap": _overlap}
     try:
         return handlers[args.command](args)
     except TilestreamError as exc:

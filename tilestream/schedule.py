@@ -127,9 +127,13 @@ def wavefront(
     cols: int,
     runner: Runner,
     progress: Callable[[int], None] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[tuple[str, int, list[Any]]]:
     """Run ``stages`` over the grid; yield ``(stage, row, results)`` for emitting stages
     and ``("report", 0, [total])`` at the end with the sum of all reports.
+
+    ``stats``, if given, receives ``max_live``: the largest number of task results held
+    at once (bounded by a few rows, whatever the number of rows).
     """
     names = [s.name for s in stages]
     by_name = {s.name: s for s in stages}
@@ -181,4 +185,7 @@ def wavefront(
             )
             for index in [k for k in results[stage.name] if k[0] < keep_from]:
                 del results[stage.name][index]
+        if stats is not None:
+            live = sum(len(v) for v in results.values())
+            stats["max_live"] = max(stats.get("max_live", 0), live)
     yield "report", 0, [total]

@@ -46,11 +46,29 @@ def smooth_image(height: int, width: int, *, seed: int = 0) -> Tensor:
 
 
 def _last_conv(module: nn.Module) -> nn.Module:
-    children = list(module.children())
-    for child in reversed(children):
+    """The last direct child convolution (or the last convolution inside a trailing
+    ``Sequential`` such as ``subpel_conv3x3``)."""
+    for child in reversed(list(module.children())):
         if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d)):
             return child
+        if isinstance(child, nn.Sequential):
+            convs = [m for m in child.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+            if convs:
+                return convs[-1]
     raise ValueError(f"{type(module).__name__} has no convolution among its direct children")
+
+
+@torch.no_grad()
+def _fit_output(module: nn.Module, x: Tensor, mean: float, std: float) -> None:
+    """Affinely rescale the last layer so ``module(x)`` has the given mean and std."""
+    last = _last_conv(module)
+    for _ in range(3):
+        out = module(x)
+        factor = std / max(float(out.std()), 1e-8)
+        last.weight.mul_(factor)
+        if last.bias is not None:
+            last.bias.mul_(factor)
+            last.bias.add_((mean - float(module(x).mean())))
 
 
 @torch.no_grad()
@@ -69,7 +87,8 @@ def _rescale(module: nn.Module, x: Tensor, target_std: float) -> Tensor:
 def spread_latents(
     model: nn.Module, x: Tensor, *, y_std: float = 4.0, z_std: float = 3.0
 ) -> nn.Module:
-    """Rescale the last layer of ``g_a`` (and of ``h_a``) so ``std(y) ≈ y_std``, ``std(z) ≈ z_std``.
+    """Rescale the last layer of ``g_a`` (and of ``h_a``) so ``std(y) ≈ y_std``, ``std(z) ≈ z_std``,
+    and the last layer of ``g_s`` so that decoded pixels lie mostly inside [0, 1].
 
     Parameters
     ----------
@@ -82,6 +101,8 @@ def spread_latents(
     y = _rescale(found["g_a"], x, y_std)
     if "h_a" in found:
         _rescale(found["h_a"], y, z_std)
+    # decoded images in range (mean 0.5, std 0.2) so pixel comparisons are not of clamped 0s
+    _fit_output(found["g_s"], torch.round(y), 0.5, 0.2)
     return model
 
 

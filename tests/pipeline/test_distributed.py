@@ -1,0 +1,48 @@
+"""Encode and decode on a real dask LocalCluster with 2 worker processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+import tilestream
+from tests.conftest import cached_model, photo
+from tilestream.container import ContainerReader
+
+distributed = pytest.importorskip("distributed")
+
+
+def _models_loaded() -> int:
+    from tilestream.models import spec
+
+    return len(spec._CACHE)
+
+
+def chunk_bytes(path):
+    reader = ContainerReader(str(path))
+    rows, cols = reader.meta.grid_shape
+    return {(s, i, j): reader.read(s, i, j) for s in reader.meta.streams for i in range(rows) for j in range(cols)}
+
+
+@pytest.mark.parametrize("name", ["mbt2018-mean"])
+def test_local_cluster_matches_threaded_run_byte_for_byte(tmp_path, name):
+    model = cached_model(name)
+    image = photo("garden_520x777.png")
+    tifffile.imwrite(tmp_path / "in.tif", image, tile=(128, 128), photometric="rgb")
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "threads.tsz", model=model, block=128, progress=False)
+    tilestream.decode(tmp_path / "threads.tsz", tmp_path / "threads.tif", model=model, progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        tilestream.encode(
+            tmp_path / "in.tif", tmp_path / "cluster.tsz", model=model, block=128, scheduler=client, progress=False
+        )
+        tilestream.decode(
+            tmp_path / "cluster.tsz", tmp_path / "cluster.tif", model=model, scheduler=client, progress=False
+        )
+        # the work really ran in the worker processes: each loaded the model itself
+        loaded = client.run(_models_loaded)
+        assert len(loaded) == 2 and all(n >= 1 for n in loaded.values())
+    assert chunk_bytes(tmp_path / "cluster.tsz") == chunk_bytes(tmp_path / "threads.tsz")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "cluster.tif"), tifffile.imread(tmp_path / "threads.tif"))

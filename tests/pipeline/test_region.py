@@ -1,0 +1,90 @@
+"""Region decode: img[y0:y1, x0:x1] equals the same crop of the full decode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+import tilestream
+from tests.conftest import cached_model, photo
+from tilestream import pipeline, tasks
+from tilestream.geometry import Window
+
+H, W = 213, 317  # ladybird crop; block 64 → grid of 4 x 5 chunks
+
+
+@pytest.fixture(scope="module", params=["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean"])
+def coded(request, tmp_path_factory):
+    name = request.param
+    tmp = tmp_path_factory.mktemp(name)
+    model = cached_model(name)
+    tilestream.encode(photo("ladybird_213x317.png"), tmp / "c.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp / "c.tsz", tmp / "full.tif", model=model, progress=False)
+    return tilestream.open(tmp / "c.tsz", model=model), tifffile.imread(tmp / "full.tif")
+
+
+REGIONS = [
+    (0, 10, 0, 12),  # top-left corner
+    (H - 7, H, W - 9, W),  # bottom-right corner (inside the virtual padding's block)
+    (0, 5, 100, 200),  # top edge
+    (50, 150, W - 3, W),  # right edge
+    (60, 70, 60, 70),  # across a chunk corner (64, 64)
+    (10, 200, 127, 130),  # tall strip across chunk rows and a chunk column boundary
+    (100, 101, 200, 201),  # one pixel
+    (0, H, 0, W),  # everything
+]
+
+
+@pytest.mark.parametrize("y0, y1, x0, x1", REGIONS)
+def test_region_equals_crop_of_full_decode(coded, y0, y1, x0, x1):
+    img, full = coded
+    np.testing.assert_array_equal(img[y0:y1, x0:x1], full[y0:y1, x0:x1])
+
+
+def test_numpy_style_indexing(coded):
+    img, full = coded
+    assert img.shape == full.shape and img.dtype == np.uint8
+    np.testing.assert_array_equal(img[5, 7:9], full[5, 7:9])
+    np.testing.assert_array_equal(img[-3:, :4], full[-3:, :4])
+    np.testing.assert_array_equal(img[20:22, 30:31, 1], full[20:22, 30:31, 1])
+    np.testing.assert_array_equal(np.asarray(img.to_dask()[100:140, 250:300]), full[100:140, 250:300])
+    assert img.bpp > 0 and img.model["name"] in ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean")
+
+
+def test_region_decode_reads_only_the_chunks_it_needs(coded, monkeypatch):
+    img, full = coded
+    read: list[tuple[str, int, int]] = []
+    original = tasks.ChunkStore.read
+
+    def spy(self, stream, i, j):
+        read.append((stream, i, j))
+        return original(self, stream, i, j)
+
+    monkeypatch.setattr(tasks.ChunkStore, "read", spy)
+    np.testing.assert_array_equal(img[100:101, 200:201], full[100:101, 200:201])
+    ctx = img._ctx
+    lay = ctx.layout
+    window = Window.from_bounds(100, 101, 200, 201)
+    need = ctx.y_window_for_pixels(window)
+    expected_y = set(lay.y_grid.touching(need))
+    assert {(i, j) for s, i, j in read if s == "y"} == expected_y
+    rows, cols = lay.grid_shape
+    assert len(expected_y) < rows * cols
+    if img.meta.streams == ("z", "y"):
+        expected_z = set()
+        for index in expected_y:
+            expected_z |= set(lay.z_grid.touching(ctx.z_window_for_y(*index)))
+        assert {(i, j) for s, i, j in read if s == "z"} == expected_z
+
+
+def test_bad_regions_are_refused(coded):
+    img, _ = coded
+    with pytest.raises(tilestream.TilestreamError, match="slice step 2 is not supported"):
+        img[0:10:2, 0:10]
+    with pytest.raises(tilestream.TilestreamError, match="empty region"):
+        img[5:5, 0:3]
+    with pytest.raises(IndexError, match="out of bounds"):
+        img[H, 0]
+    with pytest.raises(tilestream.TilestreamError, match=r"region 0:300,0:10 is outside the image of 213x317"):
+        pipeline._region_window((0, 300, 0, 10), (H, W))

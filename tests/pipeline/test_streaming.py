@@ -1,0 +1,73 @@
+"""Streaming: no step reads the whole image or holds more than a few rows of chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tilestream
+from tests.conftest import cached_model, photo
+from tilestream.io.arrays import ArraySource
+from tilestream.overlap import transform_overlap
+from tilestream.schedule import Runner, Stage, wavefront
+
+
+class CountingSource(ArraySource):
+    """An array source that records every window it is asked for (threaded runs)."""
+
+    def __init__(self, array):
+        super().__init__(array)
+        self.reads: list[tuple[int, int]] = []
+
+    def _read(self, y0, y1, x0, x1):
+        self.reads.append((y1 - y0, x1 - x0))
+        return super()._read(y0, y1, x0, x1)
+
+
+def test_encoder_reads_one_block_plus_halo_at_a_time(tmp_path):
+    model = cached_model("bmshj2018-hyperprior")
+    image = photo("garden_520x777.png")
+    source = CountingSource(image)
+    block = 128
+    tilestream.encode(source, tmp_path / "c.tsz", model=model, block=block, progress=False)
+    before, after = transform_overlap(model.g_a, "g_a")["halo"]
+    largest = max(h * w for h, w in source.reads)
+    assert largest <= (block + before + after) ** 2
+    assert largest < image.shape[0] * image.shape[1] / 4
+    # every block was read exactly once
+    rows, cols = -(-576 // block), -(-832 // block)
+    assert len(source.reads) == rows * cols
+
+
+def test_decoder_yields_blocks_never_the_whole_image(tmp_path):
+    model = cached_model("mbt2018-mean")
+    tilestream.encode(photo("garden_520x777.png"), tmp_path / "c.tsz", model=model, block=128, progress=False)
+    from tilestream.container import ContainerReader
+    from tilestream.pipeline import decode_blocks
+
+    shapes = [p.shape for _, p in decode_blocks(ContainerReader(str(tmp_path / "c.tsz")), model=model, progress=False)]
+    assert max(h * w for h, w, _ in shapes) <= 128 * 128
+    assert sum(h * w for h, w, _ in shapes) == 520 * 777
+
+
+def _value(ctx, i, j, *deps):
+    return np.zeros(10)
+
+
+def test_wavefront_memory_does_not_grow_with_the_number_of_rows():
+    def stages():
+        below = lambda i, j: [(k, j) for k in (i - 1, i, i + 1) if 0 <= k < rows]  # noqa: E731
+        return [
+            Stage("a", _value),
+            Stage("b", _value, {"a": below}),
+            Stage("c", _value, {"a": lambda i, j: [(i, j)], "b": below}, emit=True),
+        ]
+
+    live = {}
+    for rows in (4, 16, 64):
+        stats: dict[str, int] = {}
+        runner = Runner()
+        runner.set_context(None)
+        emitted = [r for name, r, _ in wavefront(stages(), rows, 3, runner, stats=stats) if name == "c"]
+        assert emitted == list(range(rows))  # rows come out in order
+        live[rows] = stats["max_live"]
+    assert live[16] == live[64]  # bounded by a few rows, not by the image

@@ -1,0 +1,143 @@
+"""``tilestream.open``: a coded image you can slice like an array, decoding lazily."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from tilestream.container import ContainerReader
+from tilestream.errors import TilestreamError
+from tilestream.geometry import Window
+from tilestream.pipeline import _context_for, decode_region
+
+__all__ = ["CodedImage", "open_image"]
+
+
+def _normalise_index(key: Any, shape: tuple[int, int]) -> tuple[Window, tuple[Any, ...]]:
+    if not isinstance(key, tuple):
+        key = (key,)
+    if len(key) > 3:
+        raise TilestreamError(f"too many indices {key!r}; index as img[y0:y1, x0:x1(, c)]")
+    spatial = list(key[:2]) + [slice(None)] * (2 - len(key[:2]))
+    bounds = []
+    squeeze = []
+    for axis, (item, size) in enumerate(zip(spatial, shape)):
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            i = int(item) + (size if item < 0 else 0)
+            if not 0 <= i < size:
+                raise IndexError(f"index {item} is out of bounds for axis {axis} of size {size}")
+            bounds.append((i, i + 1))
+            squeeze.append(0)
+        elif isinstance(item, slice):
+            start, stop, step = item.indices(size)
+            if step != 1:
+                raise TilestreamError(f"slice step {item.step} is not supported; use step 1")
+            if stop <= start:
+                raise TilestreamError(f"empty region {start}:{stop} on axis {axis}")
+            bounds.append((start, stop))
+            squeeze.append(slice(None))
+        else:
+            raise TilestreamError(f"index {item!r} is not supported; use ints or slices")
+    rest = tuple(squeeze) + tuple(key[2:])
+    return Window.from_bounds(bounds[0][0], bounds[0][1], bounds[1][0], bounds[1][1]), rest
+
+
+class CodedImage:
+    """A container opened for reading, sliced like a numpy array.
+
+    ``img[y0:y1, x0:x1]`` decodes only the chunks the region needs (halos included) and
+    returns ``(h, w, 3)`` uint8 (``(h, w)`` for grayscale).
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(H, W, 3)`` or ``(H, W)``.
+    dtype : numpy.dtype
+        uint8.
+    model : dict
+        Name, quality and SHA-256 of the weights.
+    bpp : float
+        Bits per pixel of the chunk bitstreams.
+    """
+
+    def __init__(self, path: str, *, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None):
+        self.path = os.fspath(path)
+        self._reader = ContainerReader(self.path)
+        self._ctx = _context_for(self._reader, model, checkpoint, device)
+        meta = self._reader.meta
+        self.meta = meta
+        h, w = meta.image_shape
+        self.shape: tuple[int, ...] = (h, w, 3) if meta.channels == 3 else (h, w)
+        self.dtype = np.dtype(np.uint8)
+        self.model = dict(meta.model)
+        self.nbytes_streams = int(self._reader.attrs.get("stream_bytes", 0))
+        self.bpp = self.nbytes_streams * 8 / (h * w)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return (
+            f"CodedImage({self.path!r}, shape={self.shape}, model={self.model['name']}, "
+            f"bpp={self.bpp:.3f})"
+        )
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        window, rest = _normalise_index(key, self.meta.image_shape)
+        pixels = decode_region(self._ctx, window)
+        if self.meta.channels == 1:
+            pixels = pixels[..., 0]
+        return pixels[rest]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        full = self[:, :]
+        return full.astype(dtype) if dtype is not None else full
+
+    def to_dask(self) -> Any:
+        """A lazy dask array, one chunk per block; each chunk decodes only what it needs."""
+        import dask
+        import dask.array as da
+
+        h, w = self.meta.image_shape
+        b = self.meta.block
+        rows = []
+        for y0 in range(0, h, b):
+            row = []
+            for x0 in range(0, w, b):
+                y1, x1 = min(h, y0 + b), min(w, x0 + b)
+                shape = (y1 - y0, x1 - x0) + ((3,) if self.meta.channels == 3 else ())
+                part = dask.delayed(_region, pure=True)(self._ctx, (y0, y1, x0, x1), self.meta.channels)
+                row.append(da.from_delayed(part, shape=shape, dtype=np.uint8))
+            rows.append(da.concatenate(row, axis=1))
+        return da.concatenate(rows, axis=0)
+
+
+def _region(ctx: Any, bounds: tuple[int, int, int, int], channels: int) -> np.ndarray:
+    pixels = decode_region(ctx, Window.from_bounds(*bounds))
+    return pixels[..., 0] if channels == 1 else pixels
+
+
+def open_image(
+    path: str | os.PathLike[str],
+    *,
+    model: nn.Module | str | None = None,
+    checkpoint: Any = None,
+    device: Any = None,
+) -> CodedImage:
+    """Open a container for lazy, region-wise decoding.
+
+    Parameters
+    ----------
+    path : path
+        A container written by :func:`tilestream.encode`.
+    model, checkpoint
+        The weights (a model object, or a checkpoint for the recorded model name); they
+        must hash to the SHA-256 the container records.
+    device : str, optional
+        Torch device for decoding.
+    """
+    return CodedImage(os.fspath(path), model=model, checkpoint=checkpoint, device=device)
