@@ -37,8 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _weights_args(p: argparse.ArgumentParser, *, encode: bool) -> None:
     if encode:
-        p.add_argument("--model", help="CompressAI model name (compressai.registry.MODELS)")
-        p.add_argument("--quality", type=int, help="zoo quality: channel configuration / published rate")
+        p.add_argument("--model", help="CompressAI model name (default: the bundled model)")
+        p.add_argument("--quality", type=int, help="rate point: 1-3 for the bundled model; zoo quality otherwise")
         p.add_argument("--pretrained", action="store_true", help="use CompressAI's published weights")
     p.add_argument("--checkpoint", help="state dict of the model (torch.save(model.state_dict()))")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
@@ -74,6 +74,33 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("input", help="container written by 'tilestream encode'")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    tr = commands.add_parser(
+        "train",
+        help="train or fine-tune a model with CompressAI's rate-distortion loss",
+        description=(
+            "Train (or fine-tune with --init) a CompressAI model on random crops drawn lazily "
+            "from folders of photos and from large TIFF / zarr images. Writes OUT (weights "
+            "with updated CDF tables, usable by --checkpoint) and OUT.state (resumable)."
+        ),
+    )
+    tr.add_argument("data", nargs="+", help="folders / files: JPEG, PNG, TIFF, zarr")
+    tr.add_argument("--out", required=True, help="output checkpoint path")
+    tr.add_argument("--model", default="mbt2018-mean", help="architecture (default mbt2018-mean)")
+    tr.add_argument("--quality", type=int, help="zoo channel configuration")
+    tr.add_argument("--arch", help="architecture arguments instead of --quality, e.g. N=64,M=96")
+    tr.add_argument("--lmbda", type=float, default=0.0067, help="rate-distortion trade-off λ (default 0.0067)")
+    tr.add_argument("--steps", type=int, default=10000, help="total optimisation steps")
+    tr.add_argument("--crop", type=int, default=256, help="crop side in pixels (multiple of 64)")
+    tr.add_argument("--batch", type=int, default=8, help="crops per step")
+    tr.add_argument("--lr", type=float, default=1e-4, help="learning rate (Adam)")
+    tr.add_argument("--checkpoint-every", type=int, default=500, help="save OUT.state every N steps")
+    tr.add_argument("--init", help="start from this checkpoint (fine-tuning)")
+    tr.add_argument("--resume", help="continue from an OUT.state file")
+    tr.add_argument("--exclude-heldout", action="store_true", help="leave out the corpus' held-out photos")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
     ov = commands.add_parser(
         "overlap",
         help="print the minimal halo of every transform of a model",
@@ -96,9 +123,7 @@ def _progress(args: argparse.Namespace) -> bool | None:
 def _encode(args: argparse.Namespace) -> int:
     from tilestream.pipeline import DEFAULT_BLOCK, encode
 
-    if args.model is None:
-        raise TilestreamError("no model given; pass --model NAME with --checkpoint PATH or --pretrained")
-    if args.checkpoint is None and not args.pretrained:
+    if args.model is not None and args.checkpoint is None and not args.pretrained:
         raise TilestreamError(
             f"no weights for {args.model}; pass --checkpoint PATH or --pretrained"
         )
@@ -180,6 +205,29 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from tilestream.train import TrainConfig, list_images, parse_arch, split_heldout, train
+
+    files = list_images(args.data)
+    if args.exclude_heldout:
+        files, _ = split_heldout(files)
+    cfg = TrainConfig(
+        model=args.model, quality=args.quality, arch=parse_arch(args.arch), lmbda=args.lmbda,
+        steps=args.steps, crop=args.crop, batch=args.batch, lr=args.lr,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
+    )
+    result = train(
+        files, args.out, cfg, init=args.init, resume=args.resume,
+        progress=False if args.quiet else None,
+        log=None if not args.quiet else None,
+    )
+    print(
+        f"{args.out}: {args.steps} steps, bpp {result['bpp']:.4f}, PSNR {result['psnr']:.2f} dB "
+        f"(training crops, running average), {result['seconds']:.0f} s"
+    )
+    return 0
+
+
 def _overlap(args: argparse.Namespace) -> int:
     from tilestream.overlap import format_overlap, overlap
 
@@ -196,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 on a user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"encode": _encode, "decode": _decode, "info": _info, "overlap": _overlap}
+    handlers = {"encode": _encode, "decode": _decode, "info": _info, "overlap": _overlap, "train": _train}
     try:
         return handlers[args.command](args)
     except TilestreamError as exc:

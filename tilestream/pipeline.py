@@ -165,7 +165,7 @@ def encode(
     source: Any,
     output: str | os.PathLike[str],
     *,
-    model: nn.Module | str,
+    model: nn.Module | str | None = None,
     quality: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     pretrained: bool = False,
@@ -185,9 +185,9 @@ def encode(
         or RGB, axes YX, YXS or SYX. Read lazily, one block window at a time.
     output : path
         Container to write: a folder (zarr v3 group) or a ``.zip`` file.
-    model : nn.Module or str
-        A CompressAI model object, or a registry name (then give ``checkpoint``,
-        ``pretrained`` or both ``quality`` and a checkpoint).
+    model : nn.Module, str or None
+        A CompressAI model object, a registry name (then give ``checkpoint`` or
+        ``pretrained``), or ``None`` for the bundled default model at ``quality`` (1-3).
     quality, checkpoint, pretrained
         How to get the weights for a model name (see :func:`~tilestream.models.spec.spec_for`).
     block : int
@@ -266,9 +266,14 @@ def _version() -> str:
 def _context_for(reader: ContainerReader, model: nn.Module | str | None, checkpoint: Any, device: Any) -> CodecContext:
     meta = reader.meta
     record = meta.model
-    if model is None:
+    if model is None and record.get("bundled") and checkpoint is None:
+        spec, _ = spec_for(None, quality=record.get("quality"))
+        model = spec  # type: ignore[assignment]
+    elif model is None:
         model = record["name"]
-    if isinstance(model, str):
+    if isinstance(model, ModelSpec):
+        spec = model
+    elif isinstance(model, str):
         if model != record["name"]:
             raise WeightsError(
                 f"{reader.path!r} was encoded with {record['name']}, not {model}; omit --model"

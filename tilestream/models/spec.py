@@ -143,10 +143,16 @@ class ModelSpec:
     pretrained: bool = False
     state: bytes | None = field(default=None, repr=False)
     sha256: str = ""
+    bundled: bool = False
 
     def build(self) -> nn.Module:
         """Construct the model with its weights (no caching; see :func:`load_model`)."""
-        if self.state is not None:
+        if self.bundled:
+            from tilestream.weights import DEFAULT_ARCH, load_bundled_state
+
+            model = build_model(self.name, **DEFAULT_ARCH)
+            model.load_state_dict(load_bundled_state(self.quality or 0))
+        elif self.state is not None:
             state = torch.load(io.BytesIO(self.state), map_location="cpu", weights_only=True)
             model = _from_state(self.name, self.quality, state, "the given model's weights")
         elif self.checkpoint is not None:
@@ -170,11 +176,12 @@ class ModelSpec:
             "sha256": self.sha256,
             "checkpoint": os.path.basename(self.checkpoint) if self.checkpoint else None,
             "pretrained": self.pretrained,
+            "bundled": self.bundled,
         }
 
 
 def spec_for(
-    model: nn.Module | str,
+    model: nn.Module | str | None,
     *,
     quality: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -184,8 +191,9 @@ def spec_for(
 
     Parameters
     ----------
-    model : nn.Module or str
-        A CompressAI model object, or a registry name.
+    model : nn.Module, str or None
+        A CompressAI model object, a registry name, or ``None`` for the bundled default
+        model (:mod:`tilestream.weights`) at ``quality`` (default 2).
     quality : int, optional
         Zoo quality (architecture configuration; with ``pretrained``, the published rate).
     checkpoint : path, optional
@@ -193,7 +201,14 @@ def spec_for(
     pretrained : bool
         Use CompressAI's published weights (torch hub cache; downloaded if reachable).
     """
-    if isinstance(model, nn.Module):
+    if model is None:
+        from tilestream.weights import DEFAULT_MODEL, DEFAULT_QUALITY
+
+        if checkpoint is not None or pretrained:
+            raise UnknownModelError("--checkpoint / --pretrained need --model NAME")
+        spec = ModelSpec(DEFAULT_MODEL, quality or DEFAULT_QUALITY, bundled=True)
+        loaded = spec.build()
+    elif isinstance(model, nn.Module):
         name = _registry_name(model)
         buffer = io.BytesIO()
         torch.save(_prepare(model).state_dict(), buffer)
@@ -209,7 +224,7 @@ def spec_for(
         )
         loaded = spec.build()
     sha = weights_sha256(loaded)
-    spec = ModelSpec(spec.name, spec.quality, spec.checkpoint, spec.pretrained, spec.state, sha)
+    spec = ModelSpec(spec.name, spec.quality, spec.checkpoint, spec.pretrained, spec.state, sha, spec.bundled)
     with _LOCK:
         _CACHE[(sha, "cpu")] = loaded if next(loaded.parameters()).device.type == "cpu" else spec.build()
     return spec, loaded

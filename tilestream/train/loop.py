@@ -1,0 +1,178 @@
+"""``tilestream train``: rate–distortion training of a CompressAI model on random crops.
+
+Uses CompressAI's own ``RateDistortionLoss`` (``λ·255²·MSE + bpp``), Adam for the
+network and a separate Adam for the entropy bottleneck's quantiles (the auxiliary loss),
+as in CompressAI's example training script. Training state (weights, optimizers, step) is
+saved every ``checkpoint_every`` steps to ``OUT.state`` and can be resumed; the final
+``OUT`` holds the state dict with ``update()`` applied, ready for ``--checkpoint``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from tilestream.errors import TilestreamError
+from tilestream.models.compat import compressai
+from tilestream.models.registry import build_model
+from tilestream.train.data import CropSampler, file_digest, list_images
+
+__all__ = ["TrainConfig", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run (all recorded in the checkpoints)."""
+
+    model: str = "mbt2018-mean"
+    quality: int | None = None
+    arch: dict[str, int] | None = None
+    lmbda: float = 0.01
+    steps: int = 1000
+    crop: int = 256
+    batch: int = 8
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "cpu"
+
+
+def _optimizers(model: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles") and p.requires_grad]
+    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles") and p.requires_grad]
+    return torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
+
+
+def _build(cfg: TrainConfig) -> nn.Module:
+    if cfg.arch:
+        return build_model(cfg.model, **cfg.arch)
+    return build_model(cfg.model, cfg.quality)
+
+
+def _save(path: str, payload: dict[str, Any]) -> None:
+    tmp = f"{path}.partial-{os.getpid()}"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    data: list[str],
+    out: str,
+    cfg: TrainConfig,
+    *,
+    init: str | None = None,
+    resume: str | None = None,
+    progress: bool | None = None,
+    log: Any = None,
+) -> dict[str, float]:
+    """Train (or fine-tune) a model; write ``out`` (weights, updated CDFs).
+
+    Parameters
+    ----------
+    data : list of str
+        Folders or files: photos (JPEG / PNG) and large TIFF / zarr sources.
+    out : str
+        Output checkpoint; training state goes to ``out + ".state"``.
+    cfg : TrainConfig
+        Hyper-parameters.
+    init : str, optional
+        A checkpoint to start from (fine-tuning, e.g. to another λ).
+    resume : str, optional
+        A ``.state`` file to continue from (same data and settings).
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    dict
+        Final running averages: ``loss``, ``bpp``, ``psnr``, and ``seconds``.
+    """
+    import sys
+
+    from tilestream.models.spec import _read_checkpoint
+
+    if cfg.steps < 1:
+        raise TilestreamError(f"--steps must be >= 1, got {cfg.steps}")
+    if cfg.batch < 1:
+        raise TilestreamError(f"--batch must be >= 1, got {cfg.batch}")
+    if not cfg.lmbda > 0:
+        raise TilestreamError(f"--lmbda must be > 0, got {cfg.lmbda}")
+    files = list_images(data)
+    torch.manual_seed(cfg.seed)
+    model = _build(cfg).to(cfg.device).train()
+    optimizer, aux_optimizer = _optimizers(model, cfg)
+    start = 0
+    if resume is not None:
+        state = torch.load(resume, map_location=cfg.device, weights_only=True)
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        start = int(state["step"])
+    elif init is not None:
+        model.load_state_dict(_read_checkpoint(init))
+    sampler = CropSampler(files, cfg.crop, seed=cfg.seed + start, preload=cfg.steps - start > 50)
+    criterion = compressai().losses.RateDistortionLoss(lmbda=cfg.lmbda)
+    meta = {
+        "model": cfg.model, "quality": cfg.quality, "arch": cfg.arch or {}, "lmbda": cfg.lmbda,
+        "crop": cfg.crop, "batch": cfg.batch, "lr": cfg.lr, "data": file_digest(files),
+    }
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start, desc=f"train λ={cfg.lmbda}", unit="step")
+    avg = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
+    t0 = time.perf_counter()
+    step = start
+    for step in range(start + 1, cfg.steps + 1):
+        x = torch.from_numpy(sampler.batch(cfg.batch)).to(cfg.device)
+        optimizer.zero_grad()
+        aux_optimizer.zero_grad()
+        output = model(x)
+        losses = criterion(output, x)
+        losses["loss"].backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        aux = model.aux_loss()
+        aux.backward()
+        aux_optimizer.step()
+        for key, name in (("loss", "loss"), ("bpp", "bpp_loss"), ("mse", "mse_loss")):
+            value = float(losses[name].detach())
+            avg[key] = 0.98 * avg[key] + 0.02 * value if step > start + 1 else value
+        psnr = 10 * math.log10(1 / max(avg["mse"], 1e-10))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{avg['loss']:.3f}", bpp=f"{avg['bpp']:.3f}", psnr=f"{psnr:.2f}")
+        if log is not None and (step % 50 == 0 or step == cfg.steps):
+            log(f"step {step} loss {avg['loss']:.4f} bpp {avg['bpp']:.4f} psnr {psnr:.2f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            _save(f"{out}.state", {
+                "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "aux_optimizer": aux_optimizer.state_dict(), "step": step, "meta": meta,
+            })
+    if bar is not None:
+        bar.close()
+    model.eval()
+    model.update(force=True)
+    _save(out, {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": {**meta, "steps": step}})
+    psnr = 10 * math.log10(1 / max(avg["mse"], 1e-10))
+    return {"loss": avg["loss"], "bpp": avg["bpp"], "psnr": psnr, "seconds": time.perf_counter() - t0}
+
+
+def parse_arch(text: str | None) -> dict[str, int] | None:
+    """Parse ``N=64,M=96`` into ``{"N": 64, "M": 96}``."""
+    if not text:
+        return None
+    try:
+        return {k.strip(): int(v) for k, v in (part.split("=") for part in text.split(","))}
+    except ValueError as exc:
+        raise TilestreamError(f"--arch {text!r} is not NAME=INT[,NAME=INT] (e.g. N=64,M=96)") from exc
