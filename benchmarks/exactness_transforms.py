@@ -14,6 +14,7 @@ Writes benchmarks/results/exactness_transforms.json.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import platform
 import time
@@ -27,20 +28,13 @@ from tilestream.models import build_model, transforms
 from tilestream.testing import SMALL_CONFIGS, smooth_image, spread_latents
 
 HERE = Path(__file__).resolve().parent
-MODELS = [
-    ("bmshj2018-factorized", 1),
-    ("bmshj2018-hyperprior", 1),
-    ("mbt2018-mean", 1),
-    ("mbt2018", 1),
-    ("cheng2020-anchor", 1),
-    ("cheng2020-attn", 1),
-    ("cheng2020-anchor-checkerboard", None),
-    ("elic2022-official", None),
-]
+sys.path.insert(0, str(HERE))
+from common import MODELS  # noqa: E402
+
 
 
 def photo(height: int, width: int) -> tuple[torch.Tensor, str]:
-    photos = sorted((HERE / "corpus" / "photos").glob("*.jpg"))
+    photos = sorted((HERE / "corpus" / "photos").glob("*nature_LadyBird.jpg"))
     if not photos:
         return smooth_image(height, width, seed=5), "synthetic smooth image"
     from PIL import Image

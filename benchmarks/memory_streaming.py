@@ -65,6 +65,10 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
     return int(rss_kib) / 1024, float(wall), rest
 
 
+def _total_ram_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
 def checkpoint() -> Path:
     path = DATA / "mbt2018-mean-q3-init.pt"
     if not path.exists():
@@ -91,7 +95,9 @@ def main() -> None:
     sizes = args.sizes or ([1024, 2048] if args.quick else [4096, 8192, 16384])
     DATA.mkdir(exist_ok=True)
     ck = checkpoint()
-    rows = []
+    out_json = HERE / "results" / ("memory_streaming_quick.json" if args.quick else "memory_streaming.json")
+    previous = json.loads(out_json.read_text())["rows"] if out_json.exists() else []
+    rows = [r for r in previous if r["size"] not in sizes]
     for size in sizes:
         tif = DATA / f"mosaic_{size}.tif"
         if not tif.exists():
@@ -115,6 +121,20 @@ def main() -> None:
             "decode_peak_rss_mib": round(dec_rss), "decode_seconds": round(dec_wall, 1),
             "bpp": info["bpp"],
         }
+        # full-image peak RSS grows with the pixel count: skip sizes predicted not to fit
+        measured = [r for r in rows if "compressai_full_peak_rss_mib" in r]
+        predicted = None
+        if measured:
+            ref = max(measured, key=lambda r: r["size"])
+            predicted = ref["compressai_full_peak_rss_mib"] * (size / ref["size"]) ** 2 / 1024
+        if predicted is not None and predicted > args.full_limit_gib:
+            row["compressai_full"] = (
+                f"not run: predicted peak {predicted:.0f} GiB (from {ref['size']}², scaled by pixels) "
+                f"exceeds the {args.full_limit_gib} GiB cap on a {_total_ram_gib():.0f} GiB machine"
+            )
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         try:
             full_rss, full_wall, full_out = run_measured([
                 sys.executable, "-c", FULL_IMAGE_CHILD, str(tif), str(ck), str(args.full_limit_gib)
@@ -139,9 +159,9 @@ def main() -> None:
         "python": platform.python_version(),
         "rows": rows,
     }
-    name = "memory_streaming_quick.json" if args.quick else "memory_streaming.json"
-    (HERE / "results" / name).write_text(json.dumps(result, indent=2))
-    print(f"wrote benchmarks/results/{name}")
+    result["rows"] = sorted(rows, key=lambda r: r["size"])
+    out_json.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out_json}")
 
 
 if __name__ == "__main__":

@@ -6,20 +6,15 @@ Usage: python benchmarks/overlap_table.py [--json]
 from __future__ import annotations
 
 import argparse
+import sys
 import json
+from pathlib import Path
 
 from tilestream.overlap import overlap
 
-MODELS = [
-    ("bmshj2018-factorized", 1),
-    ("bmshj2018-hyperprior", 1),
-    ("mbt2018-mean", 1),
-    ("mbt2018", 1),
-    ("cheng2020-anchor", 1),
-    ("cheng2020-attn", 1),
-    ("cheng2020-anchor-checkerboard", None),
-    ("elic2022-official", None),
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MODELS  # noqa: E402
+
 
 
 def main() -> None:

@@ -196,7 +196,14 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{args.input}")
     print(f"  format        tilestream {meta.format_version} (written by tilestream {meta.tilestream_version})")
     print(f"  image         {h} x {w}, {meta.channels} channel(s), {meta.dtype}")
-    print(f"  model         {model['name']} quality {model.get('quality')} ({model.get('family')})")
+    origin = (
+        "bundled default" if model.get("bundled")
+        else "CompressAI published weights" if model.get("pretrained")
+        else f"checkpoint {model.get('checkpoint')}" if model.get("checkpoint")
+        else "weights given in Python"
+    )
+    quality = f" quality {model['quality']}" if model.get("quality") is not None else ""
+    print(f"  model         {model['name']}{quality} ({model.get('family')}; {origin})")
     print(f"  weights       sha256 {model['sha256']}")
     print(f"  size          {stream_bytes} bytes, {report['bpp']:.4f} bpp")
     print(f"  blocks        {meta.block} px, grid {meta.grid_shape[0]} x {meta.grid_shape[1]}, streams {', '.join(meta.streams)}")

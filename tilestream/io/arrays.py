@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tilestream.io.base import Source, SourceError, normalise_layout
+from tilestream.io.base import Source, SourceError
 
 __all__ = ["ArraySource", "ZarrSource"]
 
@@ -35,14 +35,10 @@ class ArraySource(Source):
         self.array = array
         self.description = f"{type(array).__name__} of shape {tuple(array.shape)}"
         _check_dtype(array.dtype, self.description)
-        self.layout = normalise_layout(tuple(array.shape), layout, self.description)
-        ydim = self.layout.index("Y")
-        self.shape = (int(array.shape[ydim]), int(array.shape[ydim + 1]))
-        self.channels = 1 if self.layout == "YX" else int(array.shape[self.layout.index("S")])
-        self.check()
+        self._set_geometry(tuple(array.shape), layout)
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        part = self.array[:, y0:y1, x0:x1] if self.layout == "SYX" else self.array[y0:y1, x0:x1]
+        part = self._read_stored(self.array, y0, y1, x0, x1)
         if hasattr(part, "compute"):
             part = part.compute(scheduler="synchronous")
         return np.asarray(part)
@@ -80,11 +76,7 @@ class ZarrSource(Source):
             self._array_obj = target
         self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
         _check_dtype(arr.dtype, self.description)
-        self.layout = normalise_layout(tuple(arr.shape), layout, self.description)
-        ydim = self.layout.index("Y")
-        self.shape = (int(arr.shape[ydim]), int(arr.shape[ydim + 1]))
-        self.channels = 1 if self.layout == "YX" else int(arr.shape[self.layout.index("S")])
-        self.check()
+        self._set_geometry(tuple(arr.shape), layout)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -100,7 +92,4 @@ class ZarrSource(Source):
         return self._array_obj
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        arr = self._array()
-        if self.layout == "SYX":
-            return arr[:, y0:y1, x0:x1]
-        return arr[y0:y1, x0:x1]
+        return self._read_stored(self._array(), y0, y1, x0, x1)

@@ -102,6 +102,20 @@ class Source(ABC):
         cols = np.clip(np.arange(x0, x1), 0, w - 1) - rx0
         return data[rows][:, cols]
 
+    def _set_geometry(self, shape: tuple[int, ...], layout: str | None, axes: str | None = None) -> None:
+        """Set ``layout``, ``shape`` and ``channels`` from the stored array's shape, then check."""
+        self.layout = normalise_layout(tuple(shape), axes or layout, self.description)
+        ydim = self.layout.index("Y")
+        self.shape = (int(shape[ydim]), int(shape[ydim + 1]))
+        self.channels = 1 if self.layout == "YX" else int(shape[self.layout.index("S")])
+        self.check()
+
+    def _read_stored(self, array: object, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``y0:y1``, columns ``x0:x1`` of a stored array in this source's layout."""
+        if self.layout == "SYX":
+            return array[:, y0:y1, x0:x1]  # type: ignore[index]
+        return array[y0:y1, x0:x1]  # type: ignore[index]
+
     def check(self) -> None:
         """Validate shape and channels (called by implementations after opening)."""
         if self.channels not in (1, 3):

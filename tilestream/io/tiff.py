@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tilestream.io.base import Source, SourceError, normalise_layout
+from tilestream.io.base import Source, SourceError
 
 __all__ = ["TiffSource"]
 
@@ -49,11 +49,7 @@ class TiffSource(Source):
                 f"{self.description} has dtype {np.dtype(dtype)}; tilestream codes uint8 "
                 f"images; convert it to 8 bits per sample first"
             )
-        self.layout = normalise_layout(shape, axes, self.description)
-        ydim = self.layout.index("Y")
-        self.shape = (int(shape[ydim]), int(shape[ydim + 1]))
-        self.channels = 1 if self.layout == "YX" else int(shape[self.layout.index("S")])
-        self.check()
+        self._set_geometry(shape, None, axes)
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -72,7 +68,4 @@ class TiffSource(Source):
         return arr
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        arr = self._array()
-        if self.layout == "SYX":
-            return arr[:, y0:y1, x0:x1]
-        return arr[y0:y1, x0:x1]
+        return self._read_stored(self._array(), y0, y1, x0, x1)
