@@ -15,8 +15,12 @@ FLIPS: dict[str, int] = {}
 
 @lru_cache(maxsize=None)
 def cached_model(name: str):
-    """A small random-weight model with latents of several units' spread (shared)."""
-    return small_model(name)
+    """A small random-weight model with latents of several units' spread (shared), its
+    CDF tables built (``update()``) as for any model used to code."""
+    model = small_model(name)
+    if hasattr(model, "update"):
+        model.update(force=True)
+    return model
 
 
 @lru_cache(maxsize=None)

@@ -49,6 +49,10 @@ def test_encode_decode_info_round_trip(setup):
                  "--region", "100:150,30:300", "--quiet")
     assert region.returncode == 0, region.stderr
     np.testing.assert_array_equal(zarr.open_array(str(tmp / "region.zarr"), mode="r")[:], full[100:150, 30:300])
+    # a region larger than one block, into a tiled TIFF
+    assert main(["decode", str(tmp / "c.tsz"), str(tmp / "region.tif"), "--checkpoint", str(tmp / "ck.pt"),
+                 "--region", "10:200,5:250", "--quiet"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp / "region.tif"), full[10:200, 5:250])
     info = run("info", tmp / "c.tsz", "--json")
     assert info.returncode == 0, info.stderr
     report = json.loads(info.stdout)

@@ -235,6 +235,7 @@ def encode(
     )
     writer = ContainerWriter(out, meta)
     client = open_client(scheduler)
+    owns_client = client is not None and client is not scheduler
     ctx = CodecContext(spec, layout, dev, src, writer.tmp, src.channels)
     rows, cols = layout.grid_shape
     stages = _encode_stages(ctx, hyper)
@@ -253,6 +254,8 @@ def encode(
         raise
     finally:
         close()
+        if owns_client:
+            client.close()
     h, w = src.shape
     return EncodeResult(out, src.shape, total, total * 8 / (h * w), rows * cols)
 
@@ -324,6 +327,8 @@ def decode_blocks(
                 yield window, pixels
     finally:
         close()
+        if client is not None and client is not scheduler:
+            client.close()
 
 
 def decode(
@@ -357,19 +362,18 @@ def decode(
     prepare_output(out, overwrite)
     reader = ContainerReader(os.fspath(container))
     meta = reader.meta
+    block = meta.block
     if region is not None:
         ctx = _context_for(reader, model, checkpoint, device)
         window = _region_window(region, meta.image_shape)
-        pixels = decode_region(ctx, window)
-        sink_shape, blocks = window.shape, iter([(Window.full(window.shape), pixels)])
-        block = max(16, min(meta.block, _round16(max(window.shape))))
+        sink_shape = window.shape
+        blocks = _region_tiles(ctx, window, block)
     else:
         sink_shape = meta.image_shape
         blocks = decode_blocks(
             reader, model=model, checkpoint=checkpoint, device=device, scheduler=scheduler,
             progress=progress, num_workers=num_workers,
         )
-        block = meta.block
     sink: Sink
     if out.lower().endswith((".tif", ".tiff")):
         sink = TiffSink(out, sink_shape, meta.channels, block)
@@ -379,8 +383,25 @@ def decode(
     return out
 
 
-def _round16(n: int) -> int:
-    return (n + 15) // 16 * 16
+def _region_tiles(ctx: CodecContext, window: Window, block: int) -> Iterator[tuple[Window, np.ndarray]]:
+    """Decode ``window`` one output tile of ``block`` pixels at a time, row-major, in the
+    region's own coordinates."""
+    from tilestream.geometry import BlockGrid
+
+    y_cache: dict[tuple[int, int], np.ndarray] = {}
+    z_cache: dict[tuple[int, int], np.ndarray] = {}
+    current_row = -1
+    for (i, _), tile in BlockGrid(window.shape, (block, block)):
+        part = Window(tile.y.shift(window.y.start), tile.x.shift(window.x.start))
+        if i != current_row:  # a new row of tiles: forget chunks above what it needs
+            current_row = i
+            first = min(r for r, _ in ctx.layout.y_grid.touching(ctx.y_window_for_pixels(part)))
+            for key in [k for k in y_cache if k[0] < first]:
+                del y_cache[key]
+            z_first = min(r for r, _ in ctx.layout.z_grid.touching(ctx.z_window_for_y(first, 0)))
+            for key in [k for k in z_cache if k[0] < z_first]:
+                del z_cache[key]
+        yield tile, decode_region(ctx, part, y_cache, z_cache)
 
 
 def _region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) -> Window:
@@ -394,16 +415,22 @@ def _region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) ->
     return Window.from_bounds(y0, y1, x0, x1)
 
 
-def decode_region(ctx: CodecContext, window: Window) -> np.ndarray:
+def decode_region(
+    ctx: CodecContext,
+    window: Window,
+    y_cache: dict[tuple[int, int], np.ndarray] | None = None,
+    z_cache: dict[tuple[int, int], np.ndarray] | None = None,
+) -> np.ndarray:
     """Pixels of an image ``window``, decoding only the chunks it needs (halos included).
 
     Runs in this process, block by block over the part of the grid the window touches.
+    ``y_cache`` / ``z_cache`` may carry decoded chunks between calls.
     """
     lay = ctx.layout
     out = np.empty((*window.shape, ctx.channels), np.uint8)
     hyper = ctx.codec().has_hyperprior
-    z_cache: dict[tuple[int, int], np.ndarray] = {}
-    y_cache: dict[tuple[int, int], np.ndarray] = {}
+    z_cache = {} if z_cache is None else z_cache
+    y_cache = {} if y_cache is None else y_cache
     for bi, bj in lay.image_grid.touching(window):
         part = lay.image_window(bi, bj).intersect(window)
         need = ctx.y_window_for_pixels(part)
