@@ -124,7 +124,7 @@ def hyper_chunk(ctx: CodecContext, i: int, j: int, y_parts: Chunks) -> tuple[np.
     need = ctx.y_window_for_z(i, j)
     y = _tensor(assemble(y_parts, ctx.layout.y_grid, need), ctx.device)
     z = run_window(ctx.graph("h_a"), codec.hyper_input(y), need, ctx.layout.z_window(i, j), ctx.layout.y_shape)
-    data, z_hat = codec.encode_z(z.cpu())
+    data, z_hat = codec.encode_z(z)  # on the model's device, like CompressAI's compress()
     size = ctx.store().write("z", i, j, data)
     return _numpy(z_hat), size
 
@@ -136,15 +136,14 @@ def entropy_params(ctx: CodecContext, i: int, j: int, z_parts: Chunks | None) ->
         return None
     need = ctx.z_window_for_y(i, j)
     z_hat = _tensor(assemble(z_parts, ctx.layout.z_grid, need), ctx.device)
-    params = run_window(ctx.graph("h_s"), z_hat, need, ctx.layout.y_window(i, j), ctx.layout.z_shape)
-    return params.cpu()
+    return run_window(ctx.graph("h_s"), z_hat, need, ctx.layout.y_window(i, j), ctx.layout.z_shape)
 
 
 @torch.no_grad()
 def code_latent(ctx: CodecContext, i: int, j: int, y: np.ndarray, z_parts: Chunks | None) -> int:
     """Entropy-code ``y`` chunk ``(i, j)``; writes its bytes; returns their number."""
     params = entropy_params(ctx, i, j, z_parts)
-    data, _ = ctx.codec().encode_y(torch.from_numpy(y)[None], params)
+    data, _ = ctx.codec().encode_y(_tensor(y, ctx.device), params)
     return ctx.store().write("y", i, j, data)
 
 
