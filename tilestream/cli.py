@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", help="start from this checkpoint (fine-tuning)")
     tr.add_argument("--resume", help="continue from an OUT.state file")
     tr.add_argument("--exclude-heldout", action="store_true", help="leave out the corpus' held-out photos")
+    tr.add_argument("--log", help="append a progress line every 50 steps to this file")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="torch device (default cpu)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -223,10 +224,15 @@ def _train(args: argparse.Namespace) -> int:
         steps=args.steps, crop=args.crop, batch=args.batch, lr=args.lr,
         checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
     )
+    log = None
+    if args.log:
+        def log(line: str, path: str = args.log) -> None:
+            with open(path, "a") as fh:
+                fh.write(line + "\n")
+
     result = train(
         files, args.out, cfg, init=args.init, resume=args.resume,
-        progress=False if args.quiet else None,
-        log=None if not args.quiet else None,
+        progress=False if args.quiet else None, log=log,
     )
     print(
         f"{args.out}: {args.steps} steps, bpp {result['bpp']:.4f}, PSNR {result['psnr']:.2f} dB "

@@ -19,8 +19,9 @@ def test_cli_train_writes_a_usable_checkpoint_and_resumes(tmp_path, capsys):
     out = tmp_path / "m.pt"
     args = ["train", str(DATA), "--out", str(out), "--arch", "N=8,M=12", "--crop", "64",
             "--batch", "2", "--checkpoint-every", "2", "--lr", "1e-3", "--quiet"]
-    assert main(args + ["--steps", "3"]) == 0
+    assert main(args + ["--steps", "3", "--log", str(tmp_path / "train.log")]) == 0
     assert "3 steps" in capsys.readouterr().out
+    assert (tmp_path / "train.log").read_text().startswith("step 3 loss ")
     state = torch.load(f"{out}.state", map_location="cpu", weights_only=True)
     assert state["step"] == 3
     # resume to 5 steps: the state continues from step 3
