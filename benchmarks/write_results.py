@@ -83,6 +83,8 @@ def memory() -> list[str]:
             f"| {r['size']}² | {r['encode_peak_rss_mib']} MiB | {r['decode_peak_rss_mib']} MiB | "
             f"{r['encode_seconds']} | {r['decode_seconds']} | {full} |"
         )
+    if data.get("note"):
+        out.append(f"\nNote: {data['note']}")
     rows = data["rows"]
     if len(rows) > 1:
         for key in ("encode_peak_rss_mib", "decode_peak_rss_mib"):
