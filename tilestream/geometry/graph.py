@@ -14,14 +14,18 @@ every operand to its own window ("crop before merging").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 from tilestream.errors import GeometryError
 from tilestream.geometry.axis import AxisOp, Pointwise
 from tilestream.geometry.interval import Interval, Window
 
 __all__ = ["Node", "SpatialGraph"]
+
+T = TypeVar("T", int, Fraction)
 
 _POINTWISE = Pointwise()
 
@@ -77,23 +81,29 @@ class SpatialGraph:
         if not 0 <= self.output < len(self.nodes):
             raise GeometryError(f"output index {self.output} is not a node")
 
-    # -- forward: sizes ----------------------------------------------------------------
-    def sizes_along(self, axis: int, n: int) -> list[int]:
-        """Length of every node's feature map along ``axis`` for an input of ``n`` samples."""
-        sizes: list[int] = []
+    # -- forward: sizes and scales ------------------------------------------------------
+    def _forward(self, first: T, step: Callable[[Node, T], T], what: str, hint: str) -> list[T]:
+        """Propagate a per-node value from the input, checking that merges agree."""
+        values: list[T] = []
         for node in self.nodes:
             if node.kind == "input":
-                sizes.append(n)
+                values.append(first)
                 continue
-            operands = {sizes[i] for i in node.inputs}
+            operands = {values[i] for i in node.inputs}
             if len(operands) != 1:
                 raise GeometryError(
                     f"{node.kind} at {node.path or node.name!r} merges feature maps of "
-                    f"different sizes {sorted(operands)} for an input of {n} samples; "
-                    f"use an input size that the network divides evenly"
+                    f"different {what} [{', '.join(str(v) for v in sorted(operands))}]{hint}"
                 )
-            sizes.append(node.axis_op(axis).out_size(operands.pop()))
-        return sizes
+            values.append(step(node, operands.pop()))
+        return values
+
+    def sizes_along(self, axis: int, n: int) -> list[int]:
+        """Length of every node's feature map along ``axis`` for an input of ``n`` samples."""
+        return self._forward(
+            n, lambda node, size: node.axis_op(axis).out_size(size), "sizes",
+            f" for an input of {n} samples; use an input size that the network divides evenly",
+        )
 
     def sizes(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
         """``(height, width)`` of every node's feature map for an input of ``shape``."""
@@ -103,19 +113,9 @@ class SpatialGraph:
 
     def scales(self, axis: int = 0) -> list[Fraction]:
         """Samples per input sample of every node along ``axis`` (e.g. 1/16 after ``g_a``)."""
-        scales: list[Fraction] = []
-        for node in self.nodes:
-            if node.kind == "input":
-                scales.append(Fraction(1))
-                continue
-            operands = {scales[i] for i in node.inputs}
-            if len(operands) != 1:
-                raise GeometryError(
-                    f"{node.kind} at {node.path or node.name!r} merges feature maps of "
-                    f"different scales {sorted(str(s) for s in operands)}"
-                )
-            scales.append(operands.pop() * node.axis_op(axis).scale)
-        return scales
+        return self._forward(
+            Fraction(1), lambda node, scale: scale * node.axis_op(axis).scale, "scales", ""
+        )
 
     # -- backward: plans ---------------------------------------------------------------
     def plan_along(self, axis: int, sizes: list[int], out: Interval) -> list[Interval | None]:
