@@ -25,7 +25,7 @@ import torch
 
 from tilestream import blockwise
 from tilestream.models import build_model, transforms
-from tilestream.testing import SMALL_CONFIGS, smooth_image, spread_latents
+from tilestream.testing import SMALL_CONFIGS, smooth_image, spread_latents, transform_inputs
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -62,12 +62,7 @@ def main() -> None:
             model = build_model(name, quality)
         spread_latents(model, x)
         found = transforms(model)
-        with torch.no_grad():
-            y = found["g_a"](x)
-            inputs = {"g_a": x, "g_s": torch.round(y)}
-            if "h_a" in found:
-                inputs["h_a"] = y
-                inputs["h_s"] = torch.round(found["h_a"](y))
+        inputs = transform_inputs(model, x)
         for tname, module in found.items():
             inp = inputs[tname]
             t0 = time.perf_counter()

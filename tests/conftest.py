@@ -7,8 +7,8 @@ from functools import lru_cache
 import pytest
 import torch
 
-from tilestream.models import transforms
 from tilestream.testing import small_model, smooth_image
+from tilestream.testing import transform_inputs as testing_inputs
 
 FLIPS: dict[str, int] = {}
 
@@ -25,20 +25,9 @@ def cached_model(name: str):
 
 @lru_cache(maxsize=None)
 def transform_inputs(name: str, height: int, width: int) -> dict[str, torch.Tensor]:
-    """Realistic inputs of each transform for an image of ``height × width``.
-
-    ``g_a`` gets the image, ``h_a`` the latent ``y``, ``h_s`` the rounded ``ẑ`` and ``g_s``
-    the rounded ``ŷ`` (all from full-image inference).
-    """
-    found = transforms(cached_model(name))
+    """Realistic inputs of each transform of ``name`` for an image of ``height × width``."""
     x = smooth_image(height, width, seed=height * 1000 + width)
-    with torch.no_grad():
-        y = found["g_a"](x)
-        inputs = {"g_a": x, "g_s": torch.round(y)}
-        if "h_a" in found:
-            inputs["h_a"] = y
-            inputs["h_s"] = torch.round(found["h_a"](y))
-    return inputs
+    return testing_inputs(cached_model(name), x)
 
 
 def record_flips(key: str, count: int) -> None:

@@ -13,7 +13,14 @@ from torch import Tensor, nn
 
 from tilestream.models.registry import build_model, transforms
 
-__all__ = ["SMALL_CONFIGS", "small_model", "spread_latents", "smooth_image", "input_channels"]
+__all__ = [
+    "SMALL_CONFIGS",
+    "input_channels",
+    "small_model",
+    "smooth_image",
+    "spread_latents",
+    "transform_inputs",
+]
 
 #: small architecture arguments per model name (fast on a CPU, same geometry as the zoo)
 SMALL_CONFIGS: dict[str, dict[str, object]] = {
@@ -113,3 +120,19 @@ def small_model(name: str, *, seed: int = 0, spread: bool = True) -> nn.Module:
     if spread:
         spread_latents(model, smooth_image(128, 128, seed=seed))
     return model
+
+
+@torch.no_grad()
+def transform_inputs(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+    """Realistic inputs of each transform of ``model`` for the image ``x``.
+
+    ``g_a`` gets the image, ``h_a`` the latent ``y``, ``h_s`` the rounded ``ẑ`` and ``g_s``
+    the rounded ``ŷ`` (all from full-image inference).
+    """
+    found = transforms(model)
+    y = found["g_a"](x)
+    inputs = {"g_a": x, "g_s": torch.round(y)}
+    if "h_a" in found:
+        inputs["h_a"] = y
+        inputs["h_s"] = torch.round(found["h_a"](y))
+    return inputs
