@@ -92,6 +92,17 @@ def compressai_reference(model, image, align: int):
 
 def _reference_y_hat(model, x, compressed):
     strings = compressed["strings"]
+    if "y_hat" in compressed:  # latent-codec models (checkerboard, ELIC) return it
+        return compressed["y_hat"]
+    if hasattr(model, "context_prediction"):  # serial autoregressive: CompressAI's own decoder loop
+        import torch.nn.functional as F
+
+        z_hat = model.entropy_bottleneck.decompress(strings[1], compressed["shape"])
+        params = model.h_s(z_hat)
+        height, width = z_hat.size(2) * 4, z_hat.size(3) * 4
+        y_hat = torch.zeros((1, model.M, height + 4, width + 4))
+        model._decompress_ar(strings[0][0], y_hat, params, height, width, 5, 2)
+        return F.pad(y_hat, (-2, -2, -2, -2))
     if hasattr(model, "gaussian_conditional"):
         z_hat = model.entropy_bottleneck.decompress(strings[1], compressed["shape"])
         params = model.h_s(z_hat)

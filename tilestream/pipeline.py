@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,108 @@ def _int(result: int) -> int:
     return int(result)
 
 
+def _values(parts: dict[Any, Any]) -> dict[Any, np.ndarray]:
+    return {k: v[0] for k, v in parts.items()}
+
+
+def _z_parts(zs: dict[Any, Any]) -> dict[Any, np.ndarray]:
+    """``ẑ`` chunks from the encoder's ``(ẑ, bytes)`` results or the decoder's ``ẑ``."""
+    return {k: v[0] if isinstance(v, tuple) else v for k, v in zs.items()}
+
+
+def _hs_task(ctx: CodecContext, i: int, j: int, zs: Any) -> np.ndarray:
+    return tasks.side_params(ctx, i, j, _z_parts(zs))
+
+
+def _phase_task(k: int, ctx: CodecContext, i: int, j: int, hs: Any, prev: Any = None, ys: Any = None) -> tuple[np.ndarray, int]:
+    context = None if prev is None else _values(prev)
+    y = None if ys is None else ys[(i, j)]
+    return tasks.run_phase(ctx, k, i, j, hs[(i, j)], context, y)
+
+
+def _encode_phase_task(k: int, ctx: CodecContext, i: int, j: int, ys: Any, hs: Any, prev: Any = None) -> tuple[np.ndarray, int]:
+    return _phase_task(k, ctx, i, j, hs, prev, ys)
+
+
+def _tile_task(ctx: CodecContext, i: int, j: int, zs: Any, tiles: Any, ys: Any = None) -> tuple[np.ndarray, int]:
+    return tasks.code_tile(ctx, i, j, _z_parts(zs), _values(tiles), ys)
+
+
+def _phase_pixels_task(ctx: CodecContext, i: int, j: int, ys: Any) -> np.ndarray:
+    return tasks.synthesise(ctx, ctx.layout.image_window(i, j), _values(ys))
+
+
+def _hyper_stages(ctx: CodecContext, encoding: bool) -> list[Stage]:
+    """``z`` stages shared by the context-model families."""
+    lay = ctx.layout
+    if encoding:
+        return [Stage("y", _y_task), Stage("z", _z_task, {"y": _neighbours(ctx.y_window_for_z, lay.y_grid)}, report=_z_size)]
+    return [Stage("zhat", _zhat_task)]
+
+
+def _phased_stages(ctx: CodecContext, encoding: bool) -> list[Stage]:
+    """Checkerboard / ELIC: ``h_s`` once per chunk, then one stage per phase; phase ``k`` of a
+    chunk reads phase ``k − 1`` of the chunks its context window touches."""
+    lay = ctx.layout
+    z = "z" if encoding else "zhat"
+    stages = _hyper_stages(ctx, encoding)
+    stages.append(Stage("hs", _hs_task, {z: _neighbours(ctx.z_window_for_y, lay.z_grid)}))
+    own = lambda i, j: [(i, j)]  # noqa: E731
+    phases = ctx.codec().phases  # type: ignore[attr-defined]
+    for k in range(len(phases)):
+        deps: dict[str, Callable[[int, int], list[tuple[int, int]]]] = {}
+        if encoding:
+            deps["y"] = own
+        deps["hs"] = own
+        if k > 0:
+            window_k = _context_window_fn(ctx, k)
+            deps[f"phase-{k - 1}"] = _neighbours(window_k, lay.y_grid)
+        fn = partial(_encode_phase_task if encoding else _phase_task, k)
+        stages.append(Stage(f"phase-{k}", fn, deps, report=_z_size if encoding else None))
+    if not encoding:
+        last = f"phase-{len(phases) - 1}"
+        pixels_need = lambda i, j: ctx.y_window_for_pixels(lay.image_window(i, j))  # noqa: E731
+        stages.append(Stage("pixels", _phase_pixels_task, {last: _neighbours(pixels_need, lay.y_grid)}, emit=True))
+    return stages
+
+
+def _context_window_fn(ctx: CodecContext, k: int) -> Callable[[int, int], Window]:
+    def window(i: int, j: int) -> Window:
+        found = ctx.context_window(k, i, j)
+        assert found is not None
+        return found
+
+    return window
+
+
+def _ar_stages(ctx: CodecContext, encoding: bool) -> list[Stage]:
+    """Serial context: sheared tiles as a wavefront (a tile after its left neighbour and the
+    tiles above / above-right it reads)."""
+    lay = ctx.layout
+    grid = ctx.tiles()
+    z = "z" if encoding else "zhat"
+    stages = _hyper_stages(ctx, encoding)
+    deps: dict[str, Callable[[int, int], list[tuple[int, int]]]] = {
+        z: lambda i, j: sorted(lay.z_grid.touching(ctx.z_window_for(grid.window(i, j)))) if not grid.window(i, j).empty else [],
+        "tiles": grid.deps,
+    }
+    if encoding:
+        deps["y"] = lambda i, j: sorted(lay.y_grid.touching(grid.window(i, j)))
+    _, tile_cols = grid.grid_shape
+    stages.append(Stage("tiles", _tile_task, deps, report=_z_size if encoding else None, cols=tile_cols))
+    if not encoding:
+        pixels_need = lambda i, j: ctx.y_window_for_pixels(lay.image_window(i, j))  # noqa: E731
+        stages.append(
+            Stage("pixels", _phase_pixels_task, {"tiles": lambda i, j: sorted(grid.touching(pixels_need(i, j)))}, emit=True)
+        )
+    return stages
+
+
 def _encode_stages(ctx: CodecContext, hyper: bool) -> list[Stage]:
+    if ctx.kind == "phased":
+        return _phased_stages(ctx, encoding=True)
+    if ctx.kind == "autoregressive":
+        return _ar_stages(ctx, encoding=True)
     lay = ctx.layout
     own = lambda i, j: [(i, j)]  # noqa: E731
     stages = [Stage("y", _y_task)]
@@ -131,6 +233,10 @@ def _encode_stages(ctx: CodecContext, hyper: bool) -> list[Stage]:
 
 
 def _decode_stages(ctx: CodecContext, hyper: bool) -> list[Stage]:
+    if ctx.kind == "phased":
+        return _phased_stages(ctx, encoding=False)
+    if ctx.kind == "autoregressive":
+        return _ar_stages(ctx, encoding=False)
     lay = ctx.layout
     pixels_need = lambda i, j: ctx.y_window_for_pixels(lay.image_window(i, j))  # noqa: E731
     stages = []
@@ -218,8 +324,14 @@ def encode(
     hyper = codec.has_hyperprior
     layout = CodecLayout(src.shape, block, align=64 if hyper else 16)
     halos = {name: transform_overlap(module, name)["halo"] for name, module in found.items()}
+    ctx = CodecContext(spec, layout, dev, src, None, src.channels)
+    stream_grids = {}
+    if codec.kind == "autoregressive":
+        stream_grids["y"] = list(ctx.tiles().grid_shape)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
+        stream_grids=stream_grids,
+        phases=codec.describe(),
         image_shape=src.shape,
         channels=src.channels,
         block=block,
@@ -239,7 +351,7 @@ def encode(
     ctx = CodecContext(spec, layout, dev, src, writer.tmp, src.channels)
     rows, cols = layout.grid_shape
     stages = _encode_stages(ctx, hyper)
-    update, close = _progress(rows * cols * len(stages), "encode", progress)
+    update, close = _progress(rows * sum(s.cols or cols for s in stages), "encode", progress)
     total = 0
     try:
         runner = Runner(client, num_workers)
@@ -314,7 +426,7 @@ def decode_blocks(
     hyper = "z" in reader.meta.streams
     rows, cols = ctx.layout.grid_shape
     stages = _decode_stages(ctx, hyper)
-    update, close = _progress(rows * cols * len(stages), "decode", progress)
+    update, close = _progress(rows * sum(s.cols or cols for s in stages), "decode", progress)
     client = open_client(scheduler)
     runner = Runner(client, num_workers)
     runner.set_context(ctx)
@@ -388,20 +500,35 @@ def _region_tiles(ctx: CodecContext, window: Window, block: int) -> Iterator[tup
     region's own coordinates."""
     from tilestream.geometry import BlockGrid
 
-    y_cache: dict[tuple[int, int], np.ndarray] = {}
-    z_cache: dict[tuple[int, int], np.ndarray] = {}
-    current_row = -1
-    for (i, _), tile in BlockGrid(window.shape, (block, block)):
-        part = Window(tile.y.shift(window.y.start), tile.x.shift(window.x.start))
-        if i != current_row:  # a new row of tiles: forget chunks above what it needs
-            current_row = i
-            first = min(r for r, _ in ctx.layout.y_grid.touching(ctx.y_window_for_pixels(part)))
-            for key in [k for k in y_cache if k[0] < first]:
-                del y_cache[key]
-            z_first = min(r for r, _ in ctx.layout.z_grid.touching(ctx.z_window_for_y(first, 0)))
-            for key in [k for k in z_cache if k[0] < z_first]:
-                del z_cache[key]
-        yield tile, decode_region(ctx, part, y_cache, z_cache)
+    tiles = [
+        (tile, Window(tile.y.shift(window.y.start), tile.x.shift(window.x.start)))
+        for _, tile in BlockGrid(window.shape, (block, block))
+    ]
+    parts = [part for _, part in tiles]
+    for (tile, _), (_, pixels) in zip(tiles, _demand_pixels(ctx, parts)):
+        yield tile, pixels
+
+
+def _demand_pixels(
+    ctx: CodecContext, windows: list[Window], stats: dict[str, Any] | None = None
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """Pixels of each image ``window`` in order, running only the tasks they need."""
+    from tilestream.schedule import demand
+
+    hyper = ctx.codec().has_hyperprior
+    stages = [s for s in _decode_stages(ctx, hyper) if s.name != "pixels"]
+    last = stages[-1].name
+    grid = ctx.tiles() if ctx.kind == "autoregressive" else ctx.layout.y_grid
+
+    def pixels(c: CodecContext, n: int, _: int, ys: Any) -> np.ndarray:
+        found = {k: (v[0] if isinstance(v, tuple) else v) for k, v in ys.items()}
+        return tasks.synthesise(c, windows[n], found)
+
+    def needs(n: int, _: int) -> list[tuple[int, int]]:
+        return sorted(grid.touching(ctx.y_window_for_pixels(windows[n])))
+
+    stages.append(Stage("region", pixels, {last: needs}))
+    return demand(stages, [("region", (n, 0)) for n in range(len(windows))], ctx, stats)
 
 
 def _region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) -> Window:
@@ -415,37 +542,18 @@ def _region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) ->
     return Window.from_bounds(y0, y1, x0, x1)
 
 
-def decode_region(
-    ctx: CodecContext,
-    window: Window,
-    y_cache: dict[tuple[int, int], np.ndarray] | None = None,
-    z_cache: dict[tuple[int, int], np.ndarray] | None = None,
-) -> np.ndarray:
+def decode_region(ctx: CodecContext, window: Window, stats: dict[str, Any] | None = None) -> np.ndarray:
     """Pixels of an image ``window``, decoding only the chunks it needs (halos included).
 
-    Runs in this process, block by block over the part of the grid the window touches.
-    ``y_cache`` / ``z_cache`` may carry decoded chunks between calls.
+    Follows the dependencies back through every stage -- ``ẑ`` chunks, ``h_s``, each phase
+    of a context model, sheared tiles of a serial context -- and runs each needed task once
+    in this process. ``stats`` (optional) receives the tasks run (see
+    :func:`tilestream.schedule.demand`).
     """
-    lay = ctx.layout
     out = np.empty((*window.shape, ctx.channels), np.uint8)
-    hyper = ctx.codec().has_hyperprior
-    z_cache = {} if z_cache is None else z_cache
-    y_cache = {} if y_cache is None else y_cache
-    for bi, bj in lay.image_grid.touching(window):
-        part = lay.image_window(bi, bj).intersect(window)
-        need = ctx.y_window_for_pixels(part)
-        for yi in lay.y_grid.touching(need):
-            if yi not in y_cache:
-                z_parts = None
-                if hyper:
-                    z_need = lay.z_grid.touching(ctx.z_window_for_y(*yi))
-                    for zi in z_need:
-                        if zi not in z_cache:
-                            z_cache[zi] = tasks.decode_hyper(ctx, *zi)
-                    z_parts = {zi: z_cache[zi] for zi in lay.z_grid.touching(ctx.z_window_for_y(*yi))}
-                y_cache[yi] = tasks.decode_latent(ctx, *yi, z_parts)
-        y_parts = {yi: y_cache[yi] for yi in lay.y_grid.touching(need)}
-        pixels = tasks.synthesise(ctx, part, y_parts)
+    lay = ctx.layout
+    parts = [lay.image_window(bi, bj).intersect(window) for bi, bj in lay.image_grid.touching(window)]
+    for part, (_, pixels) in zip(parts, _demand_pixels(ctx, parts, stats)):
         dst = part.to_slices(window)
         out[dst[0], dst[1]] = pixels
     return out

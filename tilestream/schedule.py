@@ -38,6 +38,13 @@ class Stage:
         Results are yielded to the caller (row by row, in order) instead of kept.
     report : callable, optional
         Maps a result to an int to add up (e.g. bytes written).
+    cols : int, optional
+        Columns of this stage's grid when it differs from the others' (sheared tiles);
+        its rows are the same.
+
+    A stage may read itself (``deps`` naming its own name) in rows above or on its row to
+    the left: a serial context coded as a wavefront. Those tasks of one row then run in
+    one dask computation with their chain of dependencies.
     """
 
     name: str
@@ -45,6 +52,7 @@ class Stage:
     deps: dict[str, Callable[[int, int], list[Index]]] = field(default_factory=dict)
     emit: bool = False
     report: Callable[[Any], int] | None = None
+    cols: int | None = None
 
 
 class Runner:
@@ -111,8 +119,9 @@ def _reach(stages: list[Stage], rows: int, cols: int) -> dict[tuple[str, str], t
         for producer, chunks in stage.deps.items():
             lo, hi = 0, 0
             first = True
+            width = stage.cols or cols
             for i in range(rows):
-                for j in (0, cols // 2, cols - 1):
+                for j in sorted({0, width // 2, width - 1}):
                     for pi, _ in chunks(i, j):
                         d = pi - i
                         lo, hi = (d, d) if first else (min(lo, d), max(hi, d))
@@ -140,12 +149,15 @@ def wavefront(
     reach = _reach(stages, rows, cols)
     lag: dict[str, int] = {}
     for stage in stages:
+        for p in stage.deps:
+            if p == stage.name:
+                if reach[(p, p)][1] > 0:
+                    raise ValueError(f"stage {p} reads itself in a later row")
+            elif p not in lag or names.index(p) >= names.index(stage.name):
+                raise ValueError(f"stage {stage.name} reads {p}, which is not an earlier stage")
         lag[stage.name] = max(
             [0] + [lag[p] + reach[(p, stage.name)][1] for p in stage.deps if p in lag]
         )
-        for p in stage.deps:
-            if p not in lag or names.index(p) >= names.index(stage.name):
-                raise ValueError(f"stage {stage.name} reads {p}, which is not an earlier stage")
     results: dict[str, dict[Index, Any]] = {s.name: {} for s in stages}
     consumers = {s.name: [c for c in stages if s.name in c.deps] for s in stages}
     total = 0
@@ -157,7 +169,7 @@ def wavefront(
             if not 0 <= r < rows:
                 continue
             active.append((stage, r))
-            for j in range(cols):
+            for j in range(stage.cols or cols):
                 args = [
                     {idx: results[p][idx] for idx in chunks(r, j)}
                     for p, chunks in stage.deps.items()
@@ -168,7 +180,7 @@ def wavefront(
         for (name, index), value in done.items():
             results[name][index] = value
         for stage, r in active:
-            row = [results[stage.name][(r, j)] for j in range(cols)]
+            row = [results[stage.name][(r, j)] for j in range(stage.cols or cols)]
             if stage.report is not None:
                 total += runner.report(stage.report, row)
             if stage.emit:
@@ -176,7 +188,7 @@ def wavefront(
                     row = runner.client.gather(row)
                 yield stage.name, r, row
             if progress is not None:
-                progress(cols)
+                progress(len(row))
         # release rows nobody will read again
         for stage in stages:
             users = consumers[stage.name]
@@ -189,3 +201,61 @@ def wavefront(
             live = sum(len(v) for v in results.values())
             stats["max_live"] = max(stats.get("max_live", 0), live)
     yield "report", 0, [total]
+
+
+def demand(
+    stages: list[Stage],
+    targets: list[tuple[str, Index]],
+    ctx: Any,
+    stats: dict[str, Any] | None = None,
+) -> Iterator[tuple[tuple[str, Index], Any]]:
+    """Compute only what ``targets`` need, in this process; yield ``(target, value)`` in order.
+
+    The dependencies of every target are followed back through ``deps`` (across stages and
+    phases); each task runs once, in an order where its inputs come first, and its result is
+    dropped as soon as no remaining task reads it. ``stats``, if given, receives ``tasks``:
+    how many tasks of each stage ran, and ``ran``: the set of ``(stage, index)`` keys.
+    """
+    by_name = {s.name: s for s in stages}
+    position = {s.name: n for n, s in enumerate(stages)}
+    edges: dict[tuple[str, Index], list[tuple[str, list[Index]]]] = {}
+    readers: dict[tuple[str, Index], int] = {}
+
+    def closure(root: tuple[str, Index]) -> list[tuple[str, Index]]:
+        found: list[tuple[str, Index]] = []
+        stack = [root]
+        while stack:
+            key = stack.pop()
+            if key in edges:
+                continue
+            stage = by_name[key[0]]
+            deps = [(p, list(chunks(*key[1]))) for p, chunks in stage.deps.items()]
+            edges[key] = deps
+            found.append(key)
+            for p, indices in deps:
+                for index in indices:
+                    readers[(p, index)] = readers.get((p, index), 0) + 1
+                    stack.append((p, index))
+        return sorted(found, key=lambda k: (position[k[0]], k[1]))
+
+    plans = [closure(t) for t in targets]  # all reader counts known before anything runs
+    values: dict[tuple[str, Index], Any] = {}
+    wanted = set(targets)
+    if stats is not None:
+        stats.setdefault("tasks", {})
+        stats.setdefault("ran", set())
+    for target, plan in zip(targets, plans):
+        for key in plan:
+            stage = by_name[key[0]]
+            args = [{index: values[(p, index)] for index in indices} for p, indices in edges[key]]
+            values[key] = stage.fn(ctx, *key[1], *args)
+            if stats is not None:
+                stats["tasks"][key[0]] = stats["tasks"].get(key[0], 0) + 1
+                stats["ran"].add(key)
+            for p, indices in edges[key]:
+                for index in indices:
+                    dep = (p, index)
+                    readers[dep] -= 1
+                    if readers[dep] == 0 and dep not in wanted:
+                        del values[dep]
+        yield target, values.pop(target)

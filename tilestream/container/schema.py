@@ -16,7 +16,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta"]
 
 FORMAT = "tilestream"
 #: ``major.minor``: readers refuse another major version
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 
 
 class ContainerError(TilestreamError):
@@ -46,6 +46,10 @@ class ContainerMeta:
     format: str = FORMAT
     format_version: str = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    #: grid of a stream whose chunks are not the block grid's (sheared tiles: ``{"y": [rows, cols]}``)
+    stream_grids: dict[str, list[int]] = field(default_factory=dict)
+    #: the coding phases of ``y`` (what each stream reads), for ``tilestream info``
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
     def to_attrs(self) -> dict[str, Any]:
         """JSON-ready attributes."""

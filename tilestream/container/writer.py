@@ -39,7 +39,7 @@ class ContainerWriter:
             for stream in meta.streams:
                 group.create_array(
                     stream,
-                    shape=(rows, cols),
+                    shape=tuple(meta.stream_grids.get(stream, (rows, cols))),
                     chunks=(1, 1),
                     dtype=vlen_bytes_dtype(),
                     compressors=None,

@@ -7,14 +7,21 @@ produced for exactly that chunk's window). Encoder and decoder call the same cod
 on the same windows, so the entropy parameters -- and hence the CDF indexes the rANS coder
 sees -- are computed identically on both sides.
 
-Implementations: :class:`~tilestream.entropy.factorized.FactorizedCodec`,
-:class:`~tilestream.entropy.hyperprior.ScaleHyperpriorCodec`,
-:class:`~tilestream.entropy.hyperprior.MeanScaleHyperpriorCodec`.
+Three kinds of codec, by how a chunk's ``y`` depends on other chunks' ``ŷ``:
+
+* ``"single"`` -- not at all: one ``y`` stream (factorized, scale and mean-scale
+  hyperpriors; :meth:`ChunkCodec.encode_y` / :meth:`ChunkCodec.decode_y`).
+* ``"phased"`` -- through a spatial / channel context decoded in phases (checkerboard,
+  ELIC; :class:`~tilestream.entropy.phased.PhasedCodec`): phase ``k`` of a chunk reads the
+  ``ŷ`` of phases ``< k`` of its neighbours inside a halo; one stream per phase.
+* ``"autoregressive"`` -- a serial raster-order context (mbt2018, cheng2020;
+  :class:`~tilestream.entropy.autoregressive.AutoregressiveCodec`): coded in sheared tiles
+  (:class:`~tilestream.geometry.shear.ShearedGrid`) as a wavefront.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 
 from torch import Tensor, nn
 
@@ -34,6 +41,7 @@ class ChunkCodec(ABC):
 
     family: str = ""
     streams: tuple[str, ...] = ()
+    kind: str = "single"
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -57,16 +65,20 @@ class ChunkCodec(ABC):
         raise NotImplementedError(f"{self.family} has no z stream")
 
     # -- y (the latent) ----------------------------------------------------------------
-    @abstractmethod
     def encode_y(self, y: Tensor, params: Tensor | None) -> tuple[bytes, Tensor]:
         """Code one ``y`` chunk given ``h_s`` output on the same window (or ``None``).
 
         Returns the bytes and ``ŷ`` exactly as the decoder will reconstruct it.
         """
+        raise NotImplementedError(f"{self.family} codes y {self.kind}, not chunk by chunk alone")
 
-    @abstractmethod
     def decode_y(self, data: bytes, params: Tensor | None, shape: tuple[int, int]) -> Tensor:
         """Decode one ``y`` chunk of spatial ``shape`` into ``ŷ`` ``(1, M, h, w)``."""
+        raise NotImplementedError(f"{self.family} codes y {self.kind}, not chunk by chunk alone")
+
+    def describe(self) -> list[dict[str, object]]:
+        """The coding phases, for ``tilestream info`` (one entry per ``y`` stream)."""
+        return [{"stream": s, "phase": s, "reads": "own chunk only"} for s in self.streams if s != "z"]
 
     def symbols_y(self, y: Tensor, params: Tensor | None) -> Tensor:
         """Integer symbols of a ``y`` chunk (for comparisons with full-image coding)."""
