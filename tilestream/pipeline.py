@@ -557,3 +557,20 @@ def decode_region(ctx: CodecContext, window: Window, stats: dict[str, Any] | Non
         dst = part.to_slices(window)
         out[dst[0], dst[1]] = pixels
     return out
+
+
+def decode_latent(ctx: CodecContext, window: Window | None = None) -> np.ndarray:
+    """The decoded latent ``ŷ`` ``(M, h, w)`` over a latent ``window`` (default: all of it),
+    computing only the chunks, phases and tiles it needs (for checks and benchmarks)."""
+    from tilestream.schedule import demand
+
+    lay = ctx.layout
+    window = Window.full(lay.y_shape) if window is None else window
+    stages = [s for s in _decode_stages(ctx, ctx.codec().has_hyperprior) if s.name != "pixels"]
+    last = stages[-1].name
+    grid = ctx.tiles() if ctx.kind == "autoregressive" else lay.y_grid
+    indices = sorted(grid.touching(window))
+    parts = {}
+    for (_, index), value in demand(stages, [(last, index) for index in indices], ctx):
+        parts[index] = value[0] if isinstance(value, tuple) else value
+    return tasks.gather_y(ctx, parts, window)

@@ -240,7 +240,7 @@ def demand(
 
     plans = [closure(t) for t in targets]  # all reader counts known before anything runs
     values: dict[tuple[str, Index], Any] = {}
-    wanted = set(targets)
+    pending = set(targets)  # targets not yielded yet: kept even when no task reads them
     if stats is not None:
         stats.setdefault("tasks", {})
         stats.setdefault("ran", set())
@@ -256,6 +256,10 @@ def demand(
                 for index in indices:
                     dep = (p, index)
                     readers[dep] -= 1
-                    if readers[dep] == 0 and dep not in wanted:
+                    if readers[dep] == 0 and dep not in pending:
                         del values[dep]
-        yield target, values.pop(target)
+        pending.discard(target)
+        value = values[target]
+        if readers.get(target, 0) == 0:
+            del values[target]
+        yield target, value

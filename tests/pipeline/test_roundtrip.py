@@ -9,11 +9,14 @@ import torch
 
 import tilestream
 from tests.conftest import cached_model, compressai_reference, photo
-from tilestream import tasks
+from tests.conftest import record_flips
+from tilestream.pipeline import decode_latent
 from tilestream.pipeline import DEFAULT_BLOCK
 
 FAMILIES = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
-ALIGN = {"bmshj2018-factorized": 16, "bmshj2018-hyperprior": 64, "mbt2018-mean": 64}
+#: context models: checkerboard, ELIC (phased) and serial autoregressive (sheared tiles)
+CONTEXT = ["cheng2020-anchor-checkerboard", "elic2022-official", "mbt2018", "cheng2020-anchor", "cheng2020-attn"]
+ALIGN = {name: 64 for name in FAMILIES + CONTEXT} | {"bmshj2018-factorized": 16}
 
 
 def write_tiff(path, image, **kwargs):
@@ -23,22 +26,8 @@ def write_tiff(path, image, **kwargs):
 
 def latent_flips(img: tilestream.image.CodedImage, y_hat_ref: torch.Tensor) -> int:
     """ŷ symbols of the container that differ from CompressAI's (rounding ties)."""
-    ctx = img._ctx
-    lay = ctx.layout
-    flips = 0
-    z_cache = {}
-    for (i, j), win in lay.y_grid:
-        z_parts = None
-        if ctx.codec().has_hyperprior:
-            for zi in lay.z_grid.touching(ctx.z_window_for_y(i, j)):
-                if zi not in z_cache:
-                    z_cache[zi] = tasks.decode_hyper(ctx, *zi)
-            z_parts = {zi: z_cache[zi] for zi in lay.z_grid.touching(ctx.z_window_for_y(i, j))}
-        ours = tasks.decode_latent(ctx, i, j, z_parts)
-        ys, xs = win.to_slices()
-        ref = y_hat_ref[0, :, ys, xs].numpy()
-        flips += int((np.abs(ours - ref) > 0.5).sum())
-    return flips
+    ours = decode_latent(img._ctx)
+    return int((np.abs(ours - y_hat_ref[0].numpy()) > 0.5).sum())
 
 
 def check_roundtrip(tmp_path, name, image_name, block):
@@ -53,8 +42,11 @@ def check_roundtrip(tmp_path, name, image_name, block):
     flips = latent_flips(tilestream.open(tmp_path / "c.tsz", model=model), y_hat_ref)
     diff = np.abs(decoded.astype(int) - ref_pixels.astype(int))
     differing = int((diff != 0).sum())
+    record_flips(f"roundtrip {name} {image_name} block {block}", flips)
+    # a context model propagates a tie to the means of its neighbours: allow one in 10,000
+    allowed = 0 if name in FAMILIES else max(1, y_hat_ref.numel() // 10_000)
+    assert flips <= allowed, f"{flips} latent symbols differ from CompressAI (rounding ties)"
     # ties in the final 8-bit rounding: at most 1 pixel in 10,000, by one level
-    assert flips == 0, f"{flips} latent symbols differ from CompressAI (rounding ties)"
     assert int(diff.max()) <= 1
     assert differing <= max(1, diff.size // 10_000), f"{differing} of {diff.size} samples differ"
     # not vacuous: most latent symbols are non-zero, and the decoded image is not flat
@@ -71,7 +63,15 @@ def test_multichunk_roundtrip_equals_compressai_full_image(tmp_path, name, image
     assert ours > 0 and ref > 0
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", CONTEXT)
+@pytest.mark.parametrize("image_name", ["ladybird_213x317.png", "cups_190x250.png"])
+def test_context_models_roundtrip_equals_compressai_full_image(tmp_path, name, image_name):
+    # block 64: chunks of 4x4 latent samples, so every phase / tile reads its neighbours
+    ours, ref = check_roundtrip(tmp_path, name, image_name, block=64)
+    assert ours > 0 and ref > 0
+
+
+@pytest.mark.parametrize("name", FAMILIES + CONTEXT)
 def test_bytes_within_half_percent_of_compressai(tmp_path, name):
     # 520x777 photo at the default block (512 px): 2x2 chunks per stream, each its own
     # rANS stream. Each extra stream costs CompressAI's rANS flush (~6-8 bytes).

@@ -33,9 +33,20 @@ class WeightsError(TilestreamError):
 
 
 def weights_sha256(model: nn.Module) -> str:
-    """SHA-256 of a model's state dict (sorted keys; dtype, shape and bytes of each tensor)."""
+    """SHA-256 of a model's state dict (sorted keys; dtype, shape and bytes of each tensor).
+
+    Masked convolutions (context models) are hashed with their mask applied: CompressAI's
+    ``MaskedConv2d`` zeroes the masked weights in place on its first forward pass, which
+    changes the state dict but not the model.
+    """
     digest = hashlib.sha256()
-    for key, value in sorted(model.state_dict().items()):
+    state = dict(model.state_dict())
+    for name, module in model.named_modules():
+        mask = getattr(module, "mask", None)
+        weight = getattr(module, "weight", None)
+        if isinstance(mask, torch.Tensor) and isinstance(weight, torch.Tensor) and mask.shape == weight.shape:
+            state[f"{name}.weight" if name else "weight"] = weight.detach() * mask
+    for key, value in sorted(state.items()):
         tensor = value.detach().cpu().contiguous()
         digest.update(key.encode())
         digest.update(str(tensor.dtype).encode())
