@@ -30,7 +30,8 @@ def test_overlap_json_has_the_documented_shape():
     result = run("overlap", "cheng2020-attn", "--quality", "1", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"g_a", "h_a", "h_s", "g_s"}
+    assert set(report) == {"g_a", "h_a", "h_s", "g_s", "context"}  # serial context model
+    assert report.pop("context")[0]["phase"].startswith("serial context")
     assert report["g_a"]["direction"] == "down" and report["g_a"]["factor"] == 16
     assert report["g_s"]["direction"] == "up" and report["h_s"]["factor"] == 4
     for entry in report.values():
@@ -56,3 +57,13 @@ def test_user_errors_print_one_line_and_exit_2(args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_overlap_reports_context_halos():
+    text = run("overlap", "cheng2020-anchor-checkerboard")
+    assert text.returncode == 0, text.stderr
+    assert "context (entropy coding phases)" in text.stdout and "non-anchors" in text.stdout
+    result = run("overlap", "mbt2018", "--quality", "1", "--json")
+    context = json.loads(result.stdout)["context"]
+    assert context[0]["stream"] == "y" and context[0]["slope"] == 2 and context[0]["halo"] == 2
+    assert "context" not in json.loads(run("overlap", "mbt2018-mean", "--quality", "1", "--json").stdout)

@@ -118,3 +118,29 @@ def test_user_errors_print_one_line_exit_2_and_write_nothing(setup, args, messag
     assert len(lines) == 1, err
     assert message in lines[0] and "Traceback" not in err
     assert set(os.listdir(tmp)) == before  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "name, streams",
+    [("cheng2020-anchor-checkerboard", ["z", "y/phase-0", "y/phase-1"]), ("mbt2018", ["z", "y"])],
+)
+def test_context_model_info_shows_the_phases(tmp_path, name, streams):
+    model = cached_model(name)
+    torch.save(model.state_dict(), tmp_path / "ck.pt")
+    image = photo("cups_190x250.png")
+    tifffile.imwrite(tmp_path / "in.tif", image, photometric="rgb")
+    enc = run("encode", tmp_path / "in.tif", tmp_path / "c.tsz", "--model", name,
+              "--checkpoint", tmp_path / "ck.pt", "--block", "64", "--quiet")
+    assert enc.returncode == 0, enc.stderr
+    report = json.loads(run("info", tmp_path / "c.tsz", "--json").stdout)
+    assert report["streams"] == streams
+    assert [p["stream"] for p in report["phases"]] == streams[1:]
+    text = run("info", tmp_path / "c.tsz").stdout
+    assert "phases" in text and all(s in text for s in streams[1:])
+    if name == "mbt2018":  # sheared tiles: more tile columns than block columns
+        assert "sheared" in text and report["stream_grids"]["y"][1] > report["chunk_grid"][1]
+    else:
+        assert report["phases"][1]["halo"] == 2 and "non-anchors" in text
+    dec = run("decode", tmp_path / "c.tsz", tmp_path / "out.tif", "--checkpoint", tmp_path / "ck.pt", "--quiet")
+    assert dec.returncode == 0, dec.stderr
+    assert tifffile.imread(tmp_path / "out.tif").shape == image.shape

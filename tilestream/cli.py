@@ -189,6 +189,8 @@ def _info(args: argparse.Namespace) -> int:
         "latent_shape": list(meta.y_shape),
         "hyper_shape": list(meta.z_shape),
         "halos": meta.halos,
+        "phases": meta.phases,
+        "stream_grids": meta.stream_grids,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -210,6 +212,14 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  blocks        {meta.block} px, grid {meta.grid_shape[0]} x {meta.grid_shape[1]}, streams {', '.join(meta.streams)}")
     print(f"  latent        y {meta.y_shape[0]} x {meta.y_shape[1]}, z {meta.z_shape[0]} x {meta.z_shape[1]}")
     print(f"  halos         " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in meta.halos.items()))
+    if meta.phases and any("halo" in p for p in meta.phases):
+        if meta.model.get("family") == "autoregressive":
+            print("  phases        serial context in sheared tiles, decoded as a wavefront")
+        else:
+            print(f"  phases        {len(meta.phases)}, decoded in order; all chunks of a phase in parallel")
+        for p in meta.phases:
+            grid = meta.stream_grids.get(str(p["stream"]), list(meta.grid_shape))
+            print(f"    {p['stream']:<12} {p['phase']}: reads {p['reads']} (grid {grid[0]} x {grid[1]})")
     return 0
 
 
@@ -242,14 +252,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _overlap(args: argparse.Namespace) -> int:
-    from tilestream.overlap import format_overlap, overlap
+    from tilestream.overlap import context_overlap, format_context, format_overlap, overlap
 
-    report = overlap(args.model, quality=args.quality)
+    report: dict[str, Any] = overlap(args.model, quality=args.quality)
+    context = context_overlap(args.model, quality=args.quality)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**report, **({"context": context} if context else {})}, indent=2))
     else:
         print(f"{args.model}" + (f" (quality {args.quality})" if args.quality else ""))
         print(format_overlap(report), end="")
+        if context:
+            print()
+            print(format_context(context), end="")
     return 0
 
 

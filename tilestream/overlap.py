@@ -79,6 +79,37 @@ def overlap(model: nn.Module | str, *, quality: int | None = None) -> dict[str, 
     return {name: transform_overlap(module, name) for name, module in transforms(model).items()}
 
 
+def context_overlap(model: nn.Module | str, *, quality: int | None = None) -> list[dict[str, Any]]:
+    """The context halos of a context model's coding phases (empty for other models).
+
+    Each entry names a ``y`` stream, its phase, and ``halo``: how many latent samples around
+    a chunk (checkerboard / ELIC) or a sheared tile (serial autoregressive) it reads from
+    earlier phases or tiles.
+
+    Examples
+    --------
+    >>> [p["halo"] for p in context_overlap("cheng2020-anchor-checkerboard", quality=1)]
+    [0, 2]
+    """
+    from tilestream.entropy import codec_for
+
+    if isinstance(model, str):
+        model = build_model(model, quality)
+    codec = codec_for(model)
+    return [] if codec.kind == "single" else codec.describe()
+
+
+def format_context(phases: list[dict[str, Any]]) -> str:
+    """Render :func:`context_overlap`'s result as a text table."""
+    if not phases:
+        return ""
+    lines = ["context (entropy coding phases):", f"  {'stream':<12} {'halo':>4}  phase"]
+    for p in phases:
+        extra = f"; context rows {p['context']}, shear {p['slope']}/row" if "context" in p else ""
+        lines.append(f"  {p['stream']:<12} {p['halo']:>4}  {p['phase']} (reads {p['reads']}{extra})")
+    return "\n".join(lines) + "\n"
+
+
 def format_overlap(report: dict[str, dict[str, Any]]) -> str:
     """Render :func:`overlap`'s result as aligned text tables."""
     lines: list[str] = []

@@ -60,10 +60,14 @@ class AutoregressiveCodec(ChunkCodec):
         return self.model.entropy_bottleneck.decompress([data], shape)
 
     def describe(self) -> list[dict[str, object]]:
+        from tilestream.geometry.shear import context_slope
+
         return [{
             "stream": "y", "phase": "serial context, sheared tiles as a wavefront",
             "halo": self.pad,
             "reads": "ŷ of the tile on the left and of the tiles above / above-right",
+            "context": [list(row) for row in self.context],
+            "slope": context_slope(self.context),
         }]
 
     def code_tile(
