@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # HERE_ROOT: run from a checkout
 from tilestream import blockwise
 from tilestream.models import build_model, transforms
 from tilestream.testing import SMALL_CONFIGS, smooth_image, spread_latents, transform_inputs

@@ -10,6 +10,7 @@ import sys
 import json
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # HERE_ROOT: run from a checkout
 from tilestream.overlap import overlap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

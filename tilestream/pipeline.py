@@ -249,6 +249,14 @@ def _decode_stages(ctx: CodecContext, hyper: bool) -> list[Stage]:
     return stages
 
 
+def _band(ctx: CodecContext, num_workers: int | None) -> int:
+    """Rows per wavefront step: 1, or for a serial context a few strips at once, so that
+    their tiles run as a skewed wavefront in parallel (up to 4, one per worker thread)."""
+    if ctx.kind != "autoregressive":
+        return 1
+    return max(2, min(4, num_workers or os.cpu_count() or 2))
+
+
 def _check_block(block: int) -> int:
     if isinstance(block, bool) or not isinstance(block, int) or block < 64 or block % 64:
         raise TilestreamError(f"block {block!r} px is not a positive multiple of 64; use e.g. 256 or 512")
@@ -356,7 +364,7 @@ def encode(
     try:
         runner = Runner(client, num_workers)
         runner.set_context(ctx)
-        for name, _, row in wavefront(stages, rows, cols, runner, update):
+        for name, _, row in wavefront(stages, rows, cols, runner, update, band=_band(ctx, num_workers)):
             if name == "report":
                 total = row[0]
         h, w = src.shape
@@ -431,7 +439,7 @@ def decode_blocks(
     runner = Runner(client, num_workers)
     runner.set_context(ctx)
     try:
-        for name, r, row in wavefront(stages, rows, cols, runner, update):
+        for name, r, row in wavefront(stages, rows, cols, runner, update, band=_band(ctx, num_workers)):
             if name != "pixels":
                 continue
             for j, pixels in enumerate(row):

@@ -137,13 +137,20 @@ def wavefront(
     runner: Runner,
     progress: Callable[[int], None] | None = None,
     stats: dict[str, int] | None = None,
+    band: int = 1,
 ) -> Iterator[tuple[str, int, list[Any]]]:
     """Run ``stages`` over the grid; yield ``(stage, row, results)`` for emitting stages
     and ``("report", 0, [total])`` at the end with the sum of all reports.
 
     ``stats``, if given, receives ``max_live``: the largest number of task results held
     at once (bounded by a few rows, whatever the number of rows).
+
+    ``band`` rows of every stage run per step (default 1). A larger band holds ``band``
+    times more rows but lets a stage that reads its own row above (a serial context) run
+    several rows at once as a skewed wavefront inside one dask computation.
     """
+    if band < 1:
+        raise ValueError(f"band must be at least 1, got {band}")
     names = [s.name for s in stages]
     by_name = {s.name: s for s in stages}
     reach = _reach(stages, rows, cols)
@@ -161,21 +168,19 @@ def wavefront(
     results: dict[str, dict[Index, Any]] = {s.name: {} for s in stages}
     consumers = {s.name: [c for c in stages if s.name in c.deps] for s in stages}
     total = 0
-    steps = rows + max(lag.values())
+    steps = -(-(rows + max(lag.values())) // band)
     for t in range(steps):
         active: list[tuple[Stage, int]] = []
         for stage in stages:
-            r = t - lag[stage.name]
-            if not 0 <= r < rows:
-                continue
-            active.append((stage, r))
-            for j in range(stage.cols or cols):
-                args = [
-                    {idx: results[p][idx] for idx in chunks(r, j)}
-                    for p, chunks in stage.deps.items()
-                ]
-                handle = runner.submit(stage.name, (r, j), stage.fn, *args)
-                results[stage.name][(r, j)] = handle
+            for r in range(max(0, t * band - lag[stage.name]), min(rows, (t + 1) * band - lag[stage.name])):
+                active.append((stage, r))
+                for j in range(stage.cols or cols):
+                    args = [
+                        {idx: results[p][idx] for idx in chunks(r, j)}
+                        for p, chunks in stage.deps.items()
+                    ]
+                    handle = runner.submit(stage.name, (r, j), stage.fn, *args)
+                    results[stage.name][(r, j)] = handle
         done = runner.finish()
         for (name, index), value in done.items():
             results[name][index] = value
@@ -193,7 +198,8 @@ def wavefront(
         for stage in stages:
             users = consumers[stage.name]
             keep_from = min(
-                [t - lag[c.name] + 1 + reach[(stage.name, c.name)][0] for c in users] or [t + 1]
+                [(t + 1) * band - lag[c.name] + reach[(stage.name, c.name)][0] for c in users]
+                or [(t + 1) * band]
             )
             for index in [k for k in results[stage.name] if k[0] < keep_from]:
                 del results[stage.name][index]

@@ -71,3 +71,35 @@ def test_wavefront_memory_does_not_grow_with_the_number_of_rows():
         assert emitted == list(range(rows))  # rows come out in order
         live[rows] = stats["max_live"]
     assert live[16] == live[64]  # bounded by a few rows, not by the image
+
+
+def _serial(ctx, i, j, a, me):
+    """A value that depends on the left neighbour and the row above-right: a serial context."""
+    return a[(i, j)] + sum(me.values()) % 1000
+
+
+def _one(ctx, i, j):
+    return i * 10 + j
+
+
+def test_bands_of_rows_give_the_same_serial_result_and_bounded_memory():
+    rows, cols = 12, 5
+
+    def stages():
+        back = lambda i, j: [(i, j - 1)] * (j > 0) + [(i - 1, k) for k in (j + 1, j + 2) if i > 0 and k < cols]  # noqa: E731
+        return [
+            Stage("a", _one),
+            Stage("s", _serial, {"a": lambda i, j: [(i, j)], "s": back}, emit=True),
+        ]
+
+    outputs, live = {}, {}
+    for band in (1, 2, 3):
+        runner = Runner()
+        runner.set_context(None)
+        stats: dict[str, int] = {}
+        got = [(r, row) for name, r, row in wavefront(stages(), rows, cols, runner, stats=stats, band=band) if name == "s"]
+        assert [r for r, _ in got] == list(range(rows))
+        outputs[band] = [row for _, row in got]
+        live[band] = stats["max_live"]
+    assert outputs[1] == outputs[2] == outputs[3]
+    assert live[3] <= 3 * live[1] and live[3] < rows * cols

@@ -1,0 +1,137 @@
+"""Exactness and throughput: block-wise tilestream vs CompressAI full-image inference.
+
+The paper's exactness table for the hyperprior, mean-scale, checkerboard and ELIC families,
+at 2K (a 2048×1080 crop of a real photograph) and 4K (a 3840×2160 mosaic of real photos,
+benchmarks/make_mosaic.py), blocks 256 and 512: latent symbols that differ from full-image
+inference (ŷ), the max abs difference of the continuous latent y = g_a(x), PSNR of the
+block-wise decode against the full-image decode, and the byte delta. The same runs give
+the throughput (Mpixel/s) of encode and decode, block-wise (blocks 256 / 512 / 1024) vs
+CompressAI's full-image compress / decompress on the same image and model, and the
+analytic MAC overhead of recomputing halos.
+
+Zoo channel configurations (quality 1; default configuration outside the zoo) with random
+weights rescaled so latents spread over several units (no trained weights offline).
+
+Usage: python benchmarks/blockwise_vs_full.py [--quick]
+Writes benchmarks/results/blockwise_vs_full[_quick].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import tilestream  # noqa: E402
+from context_models import compressai_run, load_image, psnr, to_tensor  # noqa: E402
+from macs import codec_macs  # noqa: E402
+from tilestream.models import build_model  # noqa: E402
+from tilestream.pipeline import decode_latent  # noqa: E402
+from tilestream.testing import SMALL_CONFIGS, spread_latents  # noqa: E402
+
+FAMILIES = [
+    ("hyperprior", "bmshj2018-hyperprior", 1),
+    ("mean-scale", "mbt2018-mean", 1),
+    ("checkerboard", "cheng2020-anchor-checkerboard", None),
+    ("ELIC", "elic2022-official", None),
+]
+
+
+def mosaic_4k(quick: bool) -> tuple[np.ndarray, str]:
+    """A 3840×2160 crop of a square mosaic of real photographs (generated once)."""
+    if quick:
+        img, name = load_image(192, 256)
+        return img, name
+    from make_mosaic import write_mosaic
+
+    path = HERE / "data" / "mosaic_3840.tif"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        write_mosaic(3840, path)
+    return np.ascontiguousarray(tifffile.imread(path)[:2160]), "mosaic_3840.tif crop 2160x3840"
+
+
+@torch.no_grad()
+def full_y(model: torch.nn.Module, image: np.ndarray) -> torch.Tensor:
+    return model.g_a(to_tensor(image))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small models, small images, blocks 64/128/256")
+    parser.add_argument("--families", nargs="*")
+    args = parser.parse_args()
+    if args.quick:
+        images = {"2K": load_image(128, 200), "4K": mosaic_4k(True)}
+        blocks, exact_blocks = (64, 128), (64, 128)
+    else:
+        images = {"2K": load_image(1080, 2048), "4K": mosaic_4k(False)}
+        blocks, exact_blocks = (256, 512, 1024), (256, 512)
+    rows = []
+    out = HERE / "results" / ("blockwise_vs_full_quick.json" if args.quick else "blockwise_vs_full.json")
+    for family, name, quality in FAMILIES:
+        if args.families and family not in args.families:
+            continue
+        torch.manual_seed(0)
+        model = build_model(name, **SMALL_CONFIGS[name]) if args.quick else build_model(name, quality)
+        spread_latents(model, to_tensor(images["2K"][0][:256, :256]))
+        model.update(force=True)
+        for size, (image, source) in images.items():
+            mpix = image.shape[0] * image.shape[1] / 1e6
+            ref = compressai_run(model, image)
+            t0 = time.perf_counter()
+            y_full = full_y(model, image)
+            t_ga_full = time.perf_counter() - t0
+            ref_y = ref["y_hat"][0].numpy()
+            for block in blocks:
+                with tempfile.TemporaryDirectory() as tmp:
+                    t0 = time.perf_counter()
+                    res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, progress=False)
+                    t_enc = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    tilestream.decode(f"{tmp}/c.tsz", f"{tmp}/o.tif", model=model, progress=False)
+                    t_dec = time.perf_counter() - t0
+                    decoded = tifffile.imread(f"{tmp}/o.tif")
+                    row = {
+                        "family": family, "model": name, "quality": quality, "image": size, "source": source,
+                        "shape": list(image.shape[:2]), "block": block,
+                        "encode_s": t_enc, "decode_s": t_dec,
+                        "compressai_encode_s": ref["encode_s"], "compressai_decode_s": ref["decode_s"],
+                        "encode_mpix_s": mpix / t_enc, "decode_mpix_s": mpix / t_dec,
+                        "compressai_encode_mpix_s": mpix / ref["encode_s"], "compressai_decode_mpix_s": mpix / ref["decode_s"],
+                        "encode_ratio": ref["encode_s"] / t_enc, "decode_ratio": ref["decode_s"] / t_dec,
+                        "bytes": res.stream_bytes, "compressai_bytes": ref["bytes"],
+                        "delta_bytes_percent": (res.stream_bytes / ref["bytes"] - 1) * 100,
+                        "psnr_vs_full_decode_db": psnr(decoded, ref["pixels"]),
+                        "psnr_vs_source_db": psnr(decoded, image),
+                        "mac_overhead_percent": {k: (v - 1) * 100 for k, v in codec_macs(model, image.shape[:2], block)["overhead"].items()},
+                    }
+                    if block in exact_blocks:
+                        ours_y = decode_latent(tilestream.open(f"{tmp}/c.tsz", model=model)._ctx)
+                        row["symbols"] = int(ref_y.size)
+                        row["symbols_differing"] = int((np.abs(ours_y - ref_y) > 0.5).sum())
+                        t0 = time.perf_counter()
+                        y_block = tilestream.blockwise(model.g_a, to_tensor(image), block // 16)
+                        # halo recomputation, measured on g_a alone (one thread of blocks)
+                        row["g_a_time_overhead_percent"] = ((time.perf_counter() - t0) / t_ga_full - 1) * 100
+                        row["max_abs_latent_diff"] = float((y_block - y_full).abs().max())
+                        row["nonzero_share"] = float((np.abs(np.round(ref_y)) > 0).mean())
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "mac_overhead_percent"}), flush=True)
+                out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": rows}, indent=2))
+    out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

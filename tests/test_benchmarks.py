@@ -1,0 +1,36 @@
+"""Smoke test: every benchmark runs in its quick mode and RESULTS_quick.md gets every table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def test_run_all_quick_writes_every_table():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = (RESULTS / "RESULTS_quick.md").read_text()
+    for heading in (
+        "## Exactness", "## Throughput", "## Minimal overlap", "## Peak memory", "## Gigapixel run",
+        "## Context models", "## CUDA", "Machine:", "Versions:",
+    ):
+        assert heading in text, heading
+    assert (RESULTS / "throughput_quick.png").stat().st_size > 1000
+    # the numbers are real measurements of real runs
+    exact = json.loads((RESULTS / "blockwise_vs_full_quick.json").read_text())["rows"]
+    assert {r["family"] for r in exact} == {"hyperprior", "mean-scale", "checkerboard", "ELIC"}
+    for r in exact:
+        if "symbols_differing" in r:
+            assert r["symbols_differing"] <= r["symbols"] // 1000 and r["nonzero_share"] > 0.5
+        assert r["encode_mpix_s"] > 0 and abs(r["delta_bytes_percent"]) < 10
+    worse = json.loads((RESULTS / "overlap_minus_one_quick.json").read_text())["rows"]
+    assert all(any(v["delta_psnr_db"] < 0 or v["delta_bytes_percent"] > 0 for v in r["per_quality"].values()) for r in worse)
+    giga = json.loads((RESULTS / "gigapixel_quick.json").read_text())
+    assert giga["region_equals_full_decode_crop"] and giga["psnr_db"] > 20
