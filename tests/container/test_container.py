@@ -52,6 +52,21 @@ def test_zip_container_round_trips(tmp_path, coded):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("suffix", [".zip", ".tsz"])
+def test_overwritten_container_is_not_read_through_stale_handles(tmp_path, suffix):
+    # the same path, first a checkerboard container, then a serial-context one
+    target = tmp_path / f"again{suffix}"
+    first = cached_model("cheng2020-anchor-checkerboard")
+    tilestream.encode(photo("cups_190x250.png"), target, model=first, block=64, progress=False)
+    tilestream.open(target, model=first)[:, :]  # opens (and caches) the z stream
+    second = cached_model("mbt2018")
+    tilestream.encode(photo("cups_190x250.png"), target, model=second, block=64, progress=False, overwrite=True)
+    tilestream.encode(photo("cups_190x250.png"), tmp_path / "fresh.tsz", model=second, block=64, progress=False)
+    np.testing.assert_array_equal(
+        tilestream.open(target, model=second)[:, :], tilestream.open(tmp_path / "fresh.tsz", model=second)[:, :]
+    )
+
+
 def test_incomplete_container_is_refused(coded):
     path, _ = coded
     zarr.open_group(str(path), mode="r+").attrs["complete"] = False

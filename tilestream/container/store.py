@@ -61,7 +61,12 @@ class ChunkStore:
     def _array(self, stream: str, mode: str) -> Any:
         import zarr
 
-        key = (os.getpid(), self.root, stream)
+        try:  # a container replaced on disk (overwrite) must not be read through old handles
+            st = os.stat(self.root)
+            identity: tuple[int, int] = (st.st_ino, st.st_mtime_ns)
+        except OSError:
+            identity = (0, 0)
+        key = (os.getpid(), self.root, stream, identity)
         with _LOCK:
             arr = _CACHE.get(key)
             if arr is None or mode != "r":
