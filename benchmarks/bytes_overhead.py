@@ -1,7 +1,7 @@
 """Bytes of tilestream's chunked streams vs CompressAI's full-image strings, per block size.
 
-Small random-weight test models (latents spread over several units) of the three coded
-families on the 520×777 photo crop in tests/data; CompressAI compresses the replicate-padded
+Small random-weight test models (latents spread over several units) of every coded family
+(context models included) on the 520×777 photo crop in tests/data; CompressAI compresses the replicate-padded
 image in one piece with the same weights.
 
 Usage: python benchmarks/bytes_overhead.py
@@ -24,7 +24,12 @@ from tests.conftest import cached_model, compressai_reference, photo  # noqa: E4
 def main() -> None:
     image = photo("garden_520x777.png")
     rows = []
-    for name, align in (("bmshj2018-factorized", 16), ("bmshj2018-hyperprior", 64), ("mbt2018-mean", 64)):
+    names = [
+        "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "cheng2020-anchor-checkerboard",
+        "elic2022-official", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
+    ]
+    for name in names:
+        align = 16 if name == "bmshj2018-factorized" else 64
         model = cached_model(name)
         _, ref, _ = compressai_reference(model, image, align)
         for block in (512, 256, 128):
@@ -32,7 +37,7 @@ def main() -> None:
                 res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, progress=False)
             delta = (res.stream_bytes / ref - 1) * 100
             rows.append({"model": name, "block": block, "bytes": res.stream_bytes, "compressai_bytes": ref, "delta_percent": delta})
-            print(f"{name:22s} block {block:4d}: {res.stream_bytes} bytes vs {ref} ({delta:+.2f}%)")
+            print(f"{name:30s} block {block:4d}: {res.stream_bytes} bytes vs {ref} ({delta:+.2f}%)")
     (HERE / "results" / "bytes_overhead.json").write_text(json.dumps(rows, indent=2))
 
 

@@ -146,6 +146,10 @@ def main() -> None:
             flush=True,
         )
     out = HERE / "results" / ("context_models_quick.json" if args.quick else "context_models.json")
+    if args.models and out.exists():  # merge into the other models' rows
+        order = {name: n for n, (name, _) in enumerate(CONTEXT_MODELS)}
+        kept = [r for r in json.loads(out.read_text())["rows"] if r["model"] not in args.models]
+        rows = sorted(kept + rows, key=lambda r: order[r["model"]])
     out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": rows}, indent=2))
 
 

@@ -38,9 +38,19 @@ from tilestream.tasks import CodecContext  # noqa: E402
 METHODS = {"g_a": "image_window_for_y", "h_a": "y_window_for_z", "h_s": "z_window_for", "g_s": "y_window_for_pixels"}
 
 
-def _shrink(window: Window) -> Window:
-    return Window(Interval(window.y.start + 1, max(window.y.start + 1, window.y.stop - 1)),
-                  Interval(window.x.start + 1, max(window.x.start + 1, window.x.stop - 1)))
+#: the feature map each planning method's window lives in
+SHAPES = {"g_a": "padded_shape", "h_a": "y_shape", "h_s": "z_shape", "g_s": "y_shape"}
+
+
+def _shrink(window: Window, shape: tuple[int, int]) -> Window:
+    """One sample less on every side that overlaps a neighbouring block (not at the map's
+    edge, where the window already ends at the zero padding)."""
+    axes = []
+    for interval, size in zip(window.axes, shape):
+        start = interval.start + 1 if interval.start > 0 else interval.start
+        stop = interval.stop - 1 if interval.stop < size else interval.stop
+        axes.append(Interval(start, max(start, stop)))
+    return Window(*axes)
 
 
 @contextmanager
@@ -53,7 +63,7 @@ def overlap_minus_one(transform: str | None):
     original = getattr(CodecContext, name)
 
     def shrunk(self, *args):
-        return _shrink(original(self, *args))
+        return _shrink(original(self, *args), getattr(self.layout, SHAPES[transform]))
 
     setattr(CodecContext, name, shrunk)
     try:

@@ -250,11 +250,19 @@ def _decode_stages(ctx: CodecContext, hyper: bool) -> list[Stage]:
 
 
 def _band(ctx: CodecContext, num_workers: int | None) -> int:
-    """Rows per wavefront step: 1, or for a serial context a few strips at once, so that
-    their tiles run as a skewed wavefront in parallel (up to 4, one per worker thread)."""
-    if ctx.kind != "autoregressive":
-        return 1
-    return max(2, min(4, num_workers or os.cpu_count() or 2))
+    """Block rows per wavefront step.
+
+    Enough rows that a step holds at least four tasks per worker (a narrow image would
+    otherwise leave workers idle at every step's barrier); for a serial context at least
+    two strips, so that their tiles run as a skewed wavefront in parallel. Memory stays
+    bounded by a fixed number of blocks per step, whatever the image size.
+    """
+    workers = num_workers or os.cpu_count() or 2
+    cols = ctx.layout.grid_shape[1]
+    band = -(-4 * workers // cols)
+    if ctx.kind == "autoregressive":
+        band = max(band, min(4, workers), 2)
+    return max(1, min(band, ctx.layout.grid_shape[0]))
 
 
 def _check_block(block: int) -> int:

@@ -103,3 +103,17 @@ def test_bands_of_rows_give_the_same_serial_result_and_bounded_memory():
         live[band] = stats["max_live"]
     assert outputs[1] == outputs[2] == outputs[3]
     assert live[3] <= 3 * live[1] and live[3] < rows * cols
+
+
+def test_band_keeps_workers_busy_on_narrow_images_and_one_row_on_wide_ones():
+    from tilestream import pipeline
+    from tilestream.geometry import CodecLayout
+    from tilestream.models.spec import spec_for
+    from tilestream.tasks import CodecContext
+
+    spec, _ = spec_for(cached_model("mbt2018-mean"))
+    band = lambda shape, block: pipeline._band(CodecContext(spec, CodecLayout(shape, block)), 2)  # noqa: E731
+    assert band((1080, 2048), 512) == 2  # 4 blocks per row: two rows per step for 2 workers
+    assert band((2160, 3840), 256) == 1  # 15 blocks per row already keep 2 workers busy
+    assert band((32768, 32768), 512) == 1
+    assert band((300, 300), 512) == 1  # never more rows than the image has
