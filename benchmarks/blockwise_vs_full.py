@@ -51,7 +51,7 @@ FAMILIES = [
 def mosaic_4k(quick: bool) -> tuple[np.ndarray, str]:
     """A 3840×2160 crop of a square mosaic of real photographs (generated once)."""
     if quick:
-        img, name = load_image(192, 256)
+        img, name = load_image(128, 192)
         return img, name
     from make_mosaic import write_mosaic
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="time each run N times and keep the fastest")
     args = parser.parse_args()
     if args.quick:
-        images = {"2K": load_image(128, 200), "4K": mosaic_4k(True)}
+        images = {"2K": load_image(96, 160), "4K": mosaic_4k(True)}
         blocks, exact_blocks = (64, 128), (64, 128)
     else:
         images = {"2K": load_image(1080, 2048), "4K": mosaic_4k(False)}

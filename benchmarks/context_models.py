@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small models, small image, block 256")
     parser.add_argument("--models", nargs="*", help="subset of model names")
     args = parser.parse_args()
-    height, width, block = (192, 256, 128) if args.quick else (1080, 2048, 512)
+    height, width, block = (128, 192, 64) if args.quick else (1080, 2048, 512)
     image, source = load_image(height, width)
     rows = []
     for name, quality in CONTEXT_MODELS:

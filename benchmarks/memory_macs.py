@@ -115,7 +115,7 @@ def main() -> None:
             m.update(force=True)
             torch.save(m.state_dict(), ck)
         models["bmshj2018-hyperprior q1"] = f"bmshj2018-hyperprior={ck}"
-    blocks = (256, 512)
+    blocks = (256,) if args.quick else (256, 512)
     rows = []
     for label, arg in models.items():
         module = spec_for(None, quality=2)[1] if arg == "default" else build_model("bmshj2018-hyperprior", 1)

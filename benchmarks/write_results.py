@@ -319,7 +319,7 @@ def gigapixel() -> list[str]:
         "|---|---|---|---|",
         f"| encode | {r['encode_seconds'] / 60:.1f} min | {r['encode_peak_rss_mib']} MiB | {r['encode_mpix_s']:.2f} Mpx/s |",
         f"| decode → tiled BigTIFF | {r['decode_seconds'] / 60:.1f} min | {r['decode_peak_rss_mib']} MiB | {r['decode_mpix_s']:.2f} Mpx/s |",
-        f"| region 1024×1024 from the middle | {r['region_seconds']:.1f} s | {r['region_peak_rss_mib']} MiB | – |",
+        f"| region {r['region'].replace('x', '×')} | {r['region_seconds']:.1f} s | {r['region_peak_rss_mib']} MiB | – |",
         "",
         f"{r['bytes'] / 2**20:.1f} MiB coded, {r['bpp']:.4f} bpp, PSNR {r['psnr_db']:.2f} dB; the region equals "
         f"the same crop of the full decode: {r['region_equals_full_decode_crop']}.",

@@ -88,7 +88,7 @@ def context_overlap(model: nn.Module | str, *, quality: int | None = None) -> li
 
     Examples
     --------
-    >>> [p["halo"] for p in context_overlap("cheng2020-anchor-checkerboard", quality=1)]
+    >>> [p["halo"] for p in context_overlap("cheng2020-anchor-checkerboard")]
     [0, 2]
     """
     from tilestream.entropy import codec_for
