@@ -51,14 +51,6 @@ class AutoregressiveCodec(ChunkCodec):
         #: the causal context, ``(dy, dx_lo, dx_hi)`` per row
         self.context = tuple(rows)
 
-    def encode_z(self, z: Tensor) -> tuple[bytes, Tensor]:
-        eb = self.model.entropy_bottleneck
-        (data,) = eb.compress(z)
-        return data, eb.decompress([data], tuple(z.shape[-2:]))
-
-    def decode_z(self, data: bytes, shape: tuple[int, int]) -> Tensor:
-        return self.model.entropy_bottleneck.decompress([data], shape)
-
     def describe(self) -> list[dict[str, object]]:
         from tilestream.geometry.shear import context_slope
 

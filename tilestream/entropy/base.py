@@ -56,13 +56,22 @@ class ChunkCodec(ABC):
         return y
 
     # -- z (side information) ----------------------------------------------------------
+    def _bottleneck(self):
+        """The entropy bottleneck of ``z``: on the model, or in ``latent_codec["hyper"]``."""
+        if not self.has_hyperprior:
+            raise NotImplementedError(f"{self.family} has no z stream")
+        eb = getattr(self.model, "entropy_bottleneck", None)
+        return eb if eb is not None else self.model.latent_codec["hyper"].entropy_bottleneck
+
     def encode_z(self, z: Tensor) -> tuple[bytes, Tensor]:
         """Code one ``z`` chunk; return its bytes and the decoded ``ẑ`` (bit-exact)."""
-        raise NotImplementedError(f"{self.family} has no z stream")
+        eb = self._bottleneck()
+        (data,) = eb.compress(z)
+        return data, eb.decompress([data], tuple(z.shape[-2:]))
 
     def decode_z(self, data: bytes, shape: tuple[int, int]) -> Tensor:
         """Decode one ``z`` chunk of spatial ``shape`` into ``ẑ`` ``(1, C, h, w)``."""
-        raise NotImplementedError(f"{self.family} has no z stream")
+        return self._bottleneck().decompress([data], shape)
 
     # -- y (the latent) ----------------------------------------------------------------
     def encode_y(self, y: Tensor, params: Tensor | None) -> tuple[bytes, Tensor]:

@@ -95,14 +95,6 @@ class CheckerboardCodec(PhasedCodec):
         halo = checkerboard_halo(self.cb)
         self.phases = (Phase("y/phase-0", "anchors", 0), Phase("y/phase-1", "non-anchors", halo))
 
-    def encode_z(self, z: Tensor) -> tuple[bytes, Tensor]:
-        eb = self.model.latent_codec["hyper"].entropy_bottleneck
-        (data,) = eb.compress(z)
-        return data, eb.decompress([data], tuple(z.shape[-2:]))
-
-    def decode_z(self, data: bytes, shape: tuple[int, int]) -> Tensor:
-        return self.model.latent_codec["hyper"].entropy_bottleneck.decompress([data], shape)
-
     def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None):
         ctx_window = self.context_window(k, chunk)
         if context is None:

@@ -55,14 +55,6 @@ class ElicCodec(PhasedCodec):
         self.phases = tuple(phases)
         self.spatial_halos = [checkerboard_halo(cb) for cb in self.cbs]
 
-    def encode_z(self, z):
-        eb = self.model.latent_codec["hyper"].entropy_bottleneck
-        (data,) = eb.compress(z)
-        return data, eb.decompress([data], tuple(z.shape[-2:]))
-
-    def decode_z(self, data, shape):
-        return self.model.latent_codec["hyper"].entropy_bottleneck.decompress([data], shape)
-
     def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None):
         group, step = divmod(k, 2)
         lo, hi = self.acc[group], self.acc[group + 1]

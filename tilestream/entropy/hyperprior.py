@@ -18,14 +18,6 @@ __all__ = ["ScaleHyperpriorCodec", "MeanScaleHyperpriorCodec"]
 class _HyperpriorCodec(ChunkCodec):
     streams = ("z", "y")
 
-    def encode_z(self, z: Tensor) -> tuple[bytes, Tensor]:
-        eb = self.model.entropy_bottleneck
-        (data,) = eb.compress(z)
-        return data, eb.decompress([data], tuple(z.shape[-2:]))
-
-    def decode_z(self, data: bytes, shape: tuple[int, int]) -> Tensor:
-        return self.model.entropy_bottleneck.decompress([data], shape)
-
     def _scales_means(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
