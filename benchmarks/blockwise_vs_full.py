@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from common import save_json  # noqa: E402
 import tilestream  # noqa: E402
 from context_models import compressai_run, load_image, psnr, to_tensor  # noqa: E402
 from macs import codec_macs  # noqa: E402
@@ -145,10 +146,10 @@ def main() -> None:
                         row["nonzero_share"] = float((np.abs(np.round(ref_y)) > 0).mean())
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if k != "mac_overhead_percent"}), flush=True)
-                out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": kept + rows}, indent=2))
+                save_json(out, {"torch_threads": torch.get_num_threads(), "rows": kept + rows})
     order = {f: n for n, (f, _, _) in enumerate(FAMILIES)}
     merged = sorted(kept + rows, key=lambda r: (order[r["family"]], r["image"], r["block"]))
-    out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": merged}, indent=2))
+    save_json(out, {"torch_threads": torch.get_num_threads(), "rows": merged})
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ Usage: python benchmarks/bytes_overhead.py
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from common import save_json  # noqa: E402
 
 import tilestream  # noqa: E402
 from tests.conftest import cached_model, compressai_reference, photo  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
             delta = (res.stream_bytes / ref - 1) * 100
             rows.append({"model": name, "block": block, "bytes": res.stream_bytes, "compressai_bytes": ref, "delta_percent": delta})
             print(f"{name:30s} block {block:4d}: {res.stream_bytes} bytes vs {ref} ({delta:+.2f}%)")
-    (HERE / "results" / "bytes_overhead.json").write_text(json.dumps(rows, indent=2))
+    save_json(HERE / "results" / "bytes_overhead.json", rows)
 
 
 if __name__ == "__main__":

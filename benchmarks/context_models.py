@@ -26,6 +26,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from common import save_json  # noqa: E402
 
 import tilestream  # noqa: E402
 from tilestream.models import build_model  # noqa: E402
@@ -150,7 +151,7 @@ def main() -> None:
         order = {name: n for n, (name, _) in enumerate(CONTEXT_MODELS)}
         kept = [r for r in json.loads(out.read_text())["rows"] if r["model"] not in args.models]
         rows = sorted(kept + rows, key=lambda r: order[r["model"]])
-    out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": rows}, indent=2))
+    save_json(out, {"torch_threads": torch.get_num_threads(), "rows": rows})
 
 
 if __name__ == "__main__":

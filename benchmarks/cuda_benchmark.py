@@ -27,6 +27,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 
 
 def images() -> dict[str, np.ndarray]:
@@ -115,7 +116,7 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                (HERE / "results" / "cuda.json").write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2))
+                save_json(HERE / "results" / "cuda.json", {"gpu": gpu, "rows": rows})
 
 
 if __name__ == "__main__":

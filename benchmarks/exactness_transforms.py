@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import json
-import platform
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from tilestream.testing import SMALL_CONFIGS, smooth_image, spread_latents, tran
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 from common import MODELS  # noqa: E402
 
 
@@ -97,13 +96,11 @@ def main() -> None:
         "image": source,
         "image_shape": [height, width],
         "quick": args.quick,
-        "machine": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
         "rows": rows,
     }
     out = HERE / "results" / ("exactness_transforms_quick.json" if args.quick else "exactness_transforms.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    save_json(out, result)
     print(f"wrote {out}")
 
 

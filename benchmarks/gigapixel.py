@@ -24,6 +24,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 
 from memory_streaming import run_measured  # noqa: E402
 
@@ -104,7 +105,7 @@ def main() -> None:
     row["decode_mpix_s"] = round(row["megapixels"] / row["decode_seconds"], 3)
     print(json.dumps(row), flush=True)
     name = "gigapixel_quick.json" if args.quick else "gigapixel.json"
-    (HERE / "results" / name).write_text(json.dumps(row, indent=2))
+    save_json(HERE / "results" / name, row)
     dec.unlink(missing_ok=True)  # 3 GB at full size; the numbers are recorded
     region.unlink(missing_ok=True)
 

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+from common import save_json  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -85,7 +86,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a 512×768 image, default model only")
     args = parser.parse_args()
-    import numpy as np
     import tifffile
     import torch
 
@@ -143,7 +143,7 @@ def main() -> None:
             print(json.dumps({k: v for k, v in row.items() if k != "macs"}), flush=True)
             (DATA / f"mem_{block}.tif").unlink(missing_ok=True)
     name = "memory_macs_quick.json" if args.quick else "memory_macs.json"
-    (HERE / "results" / name).write_text(json.dumps({"rows": rows}, indent=2))
+    save_json(HERE / "results" / name, {"rows": rows})
 
 
 if __name__ == "__main__":

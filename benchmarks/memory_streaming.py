@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 
 FULL_IMAGE_CHILD = r"""
 import resource, sys, time, numpy as np, tifffile, torch
@@ -154,13 +152,8 @@ def main() -> None:
         for p in (dec,):
             if p.exists():
                 p.unlink()
-    result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "rows": rows,
-    }
-    result["rows"] = sorted(rows, key=lambda r: r["size"])
-    out_json.write_text(json.dumps(result, indent=2))
+    result = {"rows": sorted(rows, key=lambda r: r["size"])}
+    save_json(out_json, result)
     print(f"wrote {out_json}")
 
 

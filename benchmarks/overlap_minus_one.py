@@ -27,6 +27,7 @@ import tifffile
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 
 import tilestream  # noqa: E402
 from bdrate import bd_rate  # noqa: E402
@@ -110,7 +111,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     name = "overlap_minus_one_quick.json" if args.quick else "overlap_minus_one.json"
-    (HERE / "results" / name).write_text(json.dumps({"exact": exact, "rows": rows}, indent=2))
+    save_json(HERE / "results" / name, {"exact": exact, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from common import save_json  # noqa: E402
 from bdrate import bd_rate  # noqa: E402
 
 
@@ -74,7 +74,6 @@ def codec(name, img, level):
 
 def tilestream_points(images, weights: Path | None, quick: bool):
     import tilestream
-    from tilestream.models.spec import ModelSpec
 
     points = {}
     qualities = (1, 2, 3)
@@ -132,7 +131,7 @@ def main() -> None:
         print(f"BD-rate vs JPEG, {name}: {bd[name] if isinstance(bd[name], str) else f'{bd[name]:+.1f}%'}")
     result = {"images": [n for n, _ in images], "curves": curves, "bd_rate_vs_jpeg_percent": bd}
     suffix = "_quick" if args.quick else ""
-    (HERE / "results" / f"rd_default{suffix}.json").write_text(json.dumps(result, indent=2))
+    save_json(HERE / "results" / f"rd_default{suffix}.json", result)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -6,12 +6,13 @@ Usage: python benchmarks/write_results.py
 from __future__ import annotations
 
 import json
-import os
-import platform
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+from common import describe_machine  # noqa: E402
 
 
 QUICK = False
@@ -24,32 +25,37 @@ def _load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _versions() -> str:
-    from importlib.metadata import version
-
-    names = ("torch", "compressai", "numpy", "zarr", "dask", "tifffile")
-    return ", ".join(f"{n} {version(n)}" for n in names)
-
-
 def _plot(name: str) -> str:
     return str(RESULTS / (name.replace(".png", "_quick.png") if QUICK else name))
 
 
-def _machine() -> str:
-    import torch
+def _credit(name: str) -> str:
+    """Which machine produced a result file (recorded in it by ``common.save_json``)."""
+    data = _load(name) if name != "bytes_overhead.json" or not QUICK else None
+    if data is None and name == "bytes_overhead.json":
+        path = RESULTS / name
+        data = json.loads(path.read_text()) if path.exists() else None
+    if isinstance(data, dict) and isinstance(data.get("machine"), dict):
+        return f"Measured on: {describe_machine(data['machine'])}."
+    return (
+        "Measured on: not recorded in the result file (written before result files recorded "
+        "their machine; see the stop note that committed it)."
+    )
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+#: the result file behind each section
+SOURCES = {
+    "blockwise_vs_full": "blockwise_vs_full.json",
+    "memory_macs": "memory_macs.json",
+    "overlap_minus_one": "overlap_minus_one.json",
+    "gigapixel": "gigapixel.json",
+    "context_models": "context_models.json",
+    "bytes_overhead": "bytes_overhead.json",
+    "cuda": "cuda.json",
+    "exactness": "exactness_transforms.json",
+    "memory": "memory_streaming.json",
+    "rd": "rd_default.json",
+}
 
 
 def exactness() -> list[str]:
@@ -332,6 +338,7 @@ def bytes_overhead() -> list[str]:
     if QUICK or not path.exists():
         return []
     rows = json.loads(path.read_text())
+    rows = rows["rows"] if isinstance(rows, dict) else rows
     blocks = sorted({r["block"] for r in rows}, reverse=True)
     out = [
         "## Byte overhead of per-chunk streams",
@@ -391,10 +398,8 @@ def main() -> None:
     lines = [
         "# tilestream benchmark results",
         "",
-        f"Machine: {_machine()}.",
-        f"Versions: {_versions()}.",
-        "",
-        "Every number below was measured on this machine by the script named in its section; "
+        "Every number below was measured by the script named in its section, on the machine "
+        "named under its heading (each result file records the machine that produced it); "
         "`python benchmarks/run_all.py` reruns them all and rewrites this file.",
         "",
     ]
@@ -403,7 +408,10 @@ def main() -> None:
         exactness, memory, rd,
     )
     for section in sections:
-        lines += section()
+        out = section()
+        if out:
+            out[1:1] = ["", _credit(SOURCES[section.__name__])]
+        lines += out
     target = RESULTS / "RESULTS_quick.md" if QUICK else HERE / "RESULTS.md"
     target.write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {target}")

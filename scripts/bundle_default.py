@@ -13,10 +13,27 @@ from pathlib import Path
 
 import torch
 
-from tilestream.models.spec import spec_for
-from tilestream.weights import DEFAULT_ARCH, DEFAULT_MODEL, pack_checkpoint
+from tilestream.models.registry import build_model
+from tilestream.models.spec import read_checkpoint, spec_for
+from tilestream.weights import DEFAULT_ARCH, DEFAULT_MODEL
 
 TARGET = Path(__file__).resolve().parent.parent / "tilestream" / "weights"
+
+
+def pack_checkpoint(source: Path, target: Path) -> None:
+    """Store a trained checkpoint compactly: float16 weights, CDF tables recomputed for
+    the rounded weights (so the stored tables are exactly those of the loaded model)."""
+    state = read_checkpoint(str(source))
+    rounded = {k: v.half().float() if v.is_floating_point() else v for k, v in state.items()}
+    model = build_model(DEFAULT_MODEL, **DEFAULT_ARCH)
+    model.load_state_dict(rounded)
+    model.update(force=True)
+    tables = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+    packed = {
+        k: v.half() if v.is_floating_point() and not k.endswith(tables) else v
+        for k, v in model.state_dict().items()
+    }
+    torch.save({"state_dict": packed}, target)
 
 
 def main() -> None:

@@ -168,58 +168,29 @@ def _decode(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from tilestream.container import ContainerReader
 
-    reader = ContainerReader(args.input)
-    meta = reader.meta
-    h, w = meta.image_shape
-    stream_bytes = int(reader.attrs.get("stream_bytes", 0))
-    report: dict[str, Any] = {
-        "path": args.input,
-        "format_version": meta.format_version,
-        "tilestream_version": meta.tilestream_version,
-        "shape": [h, w] + ([3] if meta.channels == 3 else []),
-        "channels": meta.channels,
-        "dtype": meta.dtype,
-        "model": meta.model,
-        "bytes": stream_bytes,
-        "bpp": stream_bytes * 8 / (h * w),
-        "block": meta.block,
-        "chunk_grid": list(meta.grid_shape),
-        "streams": list(meta.streams),
-        "padded_shape": list(meta.padded_shape),
-        "latent_shape": list(meta.y_shape),
-        "hyper_shape": list(meta.z_shape),
-        "halos": meta.halos,
-        "phases": meta.phases,
-        "stream_grids": meta.stream_grids,
-    }
+    with ContainerReader(args.input) as reader:
+        report = reader.summary()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    model = meta.model
-    print(f"{args.input}")
-    print(f"  format        tilestream {meta.format_version} (written by tilestream {meta.tilestream_version})")
-    print(f"  image         {h} x {w}, {meta.channels} channel(s), {meta.dtype}")
-    origin = (
-        "bundled default" if model.get("bundled")
-        else "CompressAI published weights" if model.get("pretrained")
-        else f"checkpoint {model.get('checkpoint')}" if model.get("checkpoint")
-        else "weights given in Python"
-    )
+    model = report["model"]
+    h, w = report["shape"][:2]
     quality = f" quality {model['quality']}" if model.get("quality") is not None else ""
-    print(f"  model         {model['name']}{quality} ({model.get('family')}; {origin})")
+    grid, latent, hyper = report["chunk_grid"], report["latent_shape"], report["hyper_shape"]
+    print(f"{args.input}")
+    print(f"  format        tilestream {report['format_version']} (written by tilestream {report['tilestream_version']})")
+    print(f"  image         {h} x {w}, {report['channels']} channel(s), {report['dtype']}")
+    print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")
     print(f"  weights       sha256 {model['sha256']}")
-    print(f"  size          {stream_bytes} bytes, {report['bpp']:.4f} bpp")
-    print(f"  blocks        {meta.block} px, grid {meta.grid_shape[0]} x {meta.grid_shape[1]}, streams {', '.join(meta.streams)}")
-    print(f"  latent        y {meta.y_shape[0]} x {meta.y_shape[1]}, z {meta.z_shape[0]} x {meta.z_shape[1]}")
-    print(f"  halos         " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in meta.halos.items()))
-    if meta.phases and any("halo" in p for p in meta.phases):
-        if meta.model.get("family") == "autoregressive":
-            print("  phases        serial context in sheared tiles, decoded as a wavefront")
-        else:
-            print(f"  phases        {len(meta.phases)}, decoded in order; all chunks of a phase in parallel")
-        for p in meta.phases:
-            grid = meta.stream_grids.get(str(p["stream"]), list(meta.grid_shape))
-            print(f"    {p['stream']:<12} {p['phase']}: reads {p['reads']} (grid {grid[0]} x {grid[1]})")
+    print(f"  size          {report['bytes']} bytes, {report['bpp']:.4f} bpp")
+    print(f"  blocks        {report['block']} px, grid {grid[0]} x {grid[1]}, streams {', '.join(report['streams'])}")
+    print(f"  latent        y {latent[0]} x {latent[1]}, z {hyper[0]} x {hyper[1]}")
+    print("  halos         " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in report["halos"].items()))
+    phases = report["phases"]
+    if phases:
+        print(f"  phases        {len(phases)} coded stream(s) of y, decoded in order")
+        for p in phases:
+            print(f"    {p['stream']:<12} {p['phase']}: reads {p['reads']} (grid {p['grid'][0]} x {p['grid'][1]})")
     return 0
 
 

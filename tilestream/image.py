@@ -11,7 +11,8 @@ from torch import nn
 from tilestream.container import ContainerReader
 from tilestream.errors import TilestreamError
 from tilestream.geometry import Window
-from tilestream.pipeline import _context_for, decode_region
+from tilestream.pipeline import coded_context, decode_region
+from tilestream.schedule import Runner
 
 __all__ = ["CodedImage", "open_image"]
 
@@ -49,14 +50,17 @@ class CodedImage:
     """A container opened for reading, sliced like a numpy array.
 
     ``img[y0:y1, x0:x1]`` decodes only the chunks the region needs (halos included) and
-    returns ``(h, w, 3)`` uint8 (``(h, w)`` for grayscale).
+    returns ``(h, w, 3)`` samples (``(h, w)`` for grayscale) of the image's dtype. Use it as
+    a context manager (or call :meth:`close`) to release the container's cached handles.
 
     Attributes
     ----------
     shape : tuple
         ``(H, W, 3)`` or ``(H, W)``.
     dtype : numpy.dtype
-        uint8.
+        The image's sample type.
+    pixel_format : PixelFormat
+        Sample type, channels and value mapping.
     model : dict
         Name, quality and SHA-256 of the weights.
     bpp : float
@@ -66,15 +70,14 @@ class CodedImage:
     def __init__(self, path: str, *, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None):
         self.path = os.fspath(path)
         self._reader = ContainerReader(self.path)
-        self._ctx = _context_for(self._reader, model, checkpoint, device)
-        meta = self._reader.meta
-        self.meta = meta
-        h, w = meta.image_shape
-        self.shape: tuple[int, ...] = (h, w, 3) if meta.channels == 3 else (h, w)
-        self.dtype = np.dtype(np.uint8)
-        self.model = dict(meta.model)
-        self.nbytes_streams = int(self._reader.attrs.get("stream_bytes", 0))
-        self.bpp = self.nbytes_streams * 8 / (h * w)
+        self._ctx = coded_context(self._reader, model, checkpoint, device)
+        self.meta = self._reader.meta
+        self.pixel_format = self._reader.pixel_format
+        self.shape: tuple[int, ...] = self.pixel_format.image_shape(*self.meta.image_shape)
+        self.dtype = np.dtype(self.pixel_format.dtype)
+        self.model = dict(self.meta.model)
+        self.nbytes_streams = self._reader.stream_bytes
+        self.bpp = self._reader.bpp
 
     @property
     def ndim(self) -> int:
@@ -86,12 +89,19 @@ class CodedImage:
             f"bpp={self.bpp:.3f})"
         )
 
+    def __enter__(self) -> CodedImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the container's cached array handles in this process."""
+        self._reader.close()
+
     def __getitem__(self, key: Any) -> np.ndarray:
         window, rest = _normalise_index(key, self.meta.image_shape)
-        pixels = decode_region(self._ctx, window)
-        if self.meta.channels == 1:
-            pixels = pixels[..., 0]
-        return pixels[rest]
+        return self.pixel_format.squeeze(decode_region(self._ctx, window))[rest]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         full = self[:, :]
@@ -109,16 +119,16 @@ class CodedImage:
             row = []
             for x0 in range(0, w, b):
                 y1, x1 = min(h, y0 + b), min(w, x0 + b)
-                shape = (y1 - y0, x1 - x0) + ((3,) if self.meta.channels == 3 else ())
-                part = dask.delayed(_region, pure=True)(self._ctx, (y0, y1, x0, x1), self.meta.channels)
-                row.append(da.from_delayed(part, shape=shape, dtype=np.uint8))
+                part = dask.delayed(_region, pure=True)(self._ctx, (y0, y1, x0, x1))
+                row.append(da.from_delayed(part, shape=self.pixel_format.image_shape(y1 - y0, x1 - x0), dtype=self.dtype))
             rows.append(da.concatenate(row, axis=1))
         return da.concatenate(rows, axis=0)
 
 
-def _region(ctx: Any, bounds: tuple[int, int, int, int], channels: int) -> np.ndarray:
-    pixels = decode_region(ctx, Window.from_bounds(*bounds))
-    return pixels[..., 0] if channels == 1 else pixels
+def _region(ctx: Any, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    """One chunk of :meth:`CodedImage.to_dask`, decoded in the calling (dask) thread."""
+    pixels = decode_region(ctx, Window.from_bounds(*bounds), run=Runner(synchronous=True))
+    return ctx.pixel_format.squeeze(pixels)
 
 
 def open_image(

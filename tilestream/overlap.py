@@ -96,7 +96,7 @@ def context_overlap(model: nn.Module | str, *, quality: int | None = None) -> li
     if isinstance(model, str):
         model = build_model(model, quality)
     codec = codec_for(model)
-    return [] if codec.kind == "single" else codec.describe()
+    return codec.describe() if codec.has_context else []
 
 
 def format_context(phases: list[dict[str, Any]]) -> str:

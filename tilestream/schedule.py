@@ -1,133 +1,178 @@
-"""A row wavefront over block-grid stages, run on dask (threads or a distributed client).
+"""Running stages on dask: a row wavefront over the whole grid, or on demand for regions.
 
-A codec is a few *stages* over the same block grid (e.g. ``y`` → ``z`` → ``code``). A task
-of one stage reads chunks of earlier stages within a few rows of its own. Running the whole
-grid as one graph would let results pile up; instead the grid advances one step at a time:
-at step ``t`` stage ``s`` computes row ``t − lag(s)``, where the lags follow from how far
-ahead each stage reads. Each step is one dask computation (all tasks of the step run in
-parallel, within-step dependencies included), and a row is released as soon as no later
-task reads it. Memory is therefore bounded by a few rows of chunks, whatever the image size.
+A codec is a few *stages* over the same block grid (see :mod:`tilestream.stage`). A task of
+one stage reads chunks of earlier stages within a few rows of its own, as its
+:class:`~tilestream.stage.Dep` declares. Running the whole grid as one graph would let
+results pile up; instead :func:`wavefront` advances one step at a time: at step ``t`` stage
+``s`` computes row ``t − lag(s)``, where the lags follow from the declared row reach of each
+dependency. Each step is one dask computation (all tasks of the step run in parallel,
+within-step dependencies included), and a row is released as soon as no later task reads
+it. Memory is therefore bounded by a few rows of chunks, whatever the image size.
+
+:func:`demand` computes only what a list of targets needs (region decode), in groups of
+targets, each group one dask computation, releasing results no remaining task reads.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Stage", "Runner", "wavefront"]
+from tilestream.stage import Index, Part, Stage
 
-Index = tuple[int, int]
+__all__ = ["Runner", "ScheduleError", "demand", "wavefront"]
+
+Key = tuple[str, Index]
 
 
-@dataclass
-class Stage:
-    """One stage over a ``rows × cols`` grid.
+class ScheduleError(RuntimeError):
+    """A stage list is inconsistent with what its tasks read (a bug in a codec's stages)."""
 
-    Parameters
-    ----------
-    name : str
-        Unique name.
-    fn : callable
-        ``fn(ctx, i, j, *dep_dicts)``; each dep dict maps chunk indices of a producer
-        stage to their values.
-    deps : dict
-        Producer stage name → function ``(i, j) → list of (i', j')`` it reads.
-    emit : bool
-        Results are yielded to the caller (row by row, in order) instead of kept.
-    report : callable, optional
-        Maps a result to an int to add up (e.g. bytes written).
-    cols : int, optional
-        Columns of this stage's grid when it differs from the others' (sheared tiles);
-        its rows are the same.
 
-    A stage may read itself (``deps`` naming its own name) in rows above or on its row to
-    the left: a serial context coded as a wavefront. Those tasks of one row then run in
-    one dask computation with their chain of dependencies.
-    """
+def _nbytes(part: Part) -> int:
+    return int(part.nbytes)
 
-    name: str
-    fn: Callable[..., Any]
-    deps: dict[str, Callable[[int, int], list[Index]]] = field(default_factory=dict)
-    emit: bool = False
-    report: Callable[[Any], int] | None = None
-    cols: int | None = None
+
+class _Ref:
+    """A task queued in the current local computation (its graph key)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+
+class _Call:
+    """Rebuilds a task's dependency dicts from the values dask hands it (a literal in the
+    graph: dask substitutes keys only in the flat list next to it)."""
+
+    __slots__ = ("fn", "ctx", "index", "args")
+
+    def __init__(self, fn: Callable[..., Part], ctx: Any, index: Index, args: tuple[dict[Index, Any], ...]):
+        self.fn, self.ctx, self.index, self.args = fn, ctx, index, args
+
+    def __call__(self, computed: list[Any]) -> Part:
+        found = iter(computed)
+        args = [{k: next(found) if isinstance(v, _Ref) else v for k, v in d.items()} for d in self.args]
+        return self.fn(self.ctx, *self.index, *args)
+
+
+def _run(call: _Call, computed: list[Any]) -> Part:
+    return call(computed)
 
 
 class Runner:
-    """Runs the tasks of one step on the threaded scheduler or a distributed client."""
+    """Runs the tasks of one step on local threads, in this thread, or on a dask client.
 
-    def __init__(self, client: Any = None, num_workers: int | None = None):
+    Locally the step is one dask graph (built directly, one entry per task) run by dask's
+    threaded scheduler (or its synchronous one); on a cluster every task is a future.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Run on this cluster; default: local.
+    num_workers : int, optional
+        Threads of the local scheduler.
+    synchronous : bool
+        Run local tasks in the calling thread (inside another dask task, for example).
+    """
+
+    def __init__(self, client: Any = None, num_workers: int | None = None, *, synchronous: bool = False):
         self.client = client
         self.num_workers = num_workers
-        self._pending: list[tuple[str, Index, Any]] = []
+        self.synchronous = synchronous
+        self._pending: list[tuple[Key, Any]] = []
+        self._graph: dict[str, Any] = {}
         self._ctx: Any = None
+        self._prefix = uuid.uuid4().hex[:8]
 
     def set_context(self, ctx: Any) -> None:
         """Ship the context once (scattered to every worker on a cluster)."""
+        self._ctx = self.client.scatter(ctx, broadcast=True, hash=False) if self.client is not None else ctx
+
+    def submit(self, key: Key, fn: Callable[..., Part], *args: dict[Index, Any]) -> Any:
+        """Queue ``fn(ctx, *index, *args)``; ``args`` may hold handles of queued tasks."""
         if self.client is not None:
-            self._ctx = self.client.scatter(ctx, broadcast=True, hash=False)
+            handle = self.client.submit(fn, self._ctx, *key[1], *args, pure=False)
         else:
-            import dask
-
-            self._ctx = dask.delayed(ctx, name=f"ctx-{uuid.uuid4().hex}")
-
-    def submit(self, stage: str, index: Index, fn: Callable[..., Any], *args: Any) -> Any:
-        if self.client is not None:
-            handle = self.client.submit(fn, self._ctx, *index, *args, pure=False)
-        else:
-            import dask
-
-            handle = dask.delayed(fn, pure=False)(self._ctx, *index, *args)
-        self._pending.append((stage, index, handle))
+            handle = _Ref(f"{self._prefix}-{key[0]}-{key[1][0]}-{key[1][1]}")
+            refs = [v.key for d in args for v in d.values() if isinstance(v, _Ref)]
+            self._graph[handle.key] = (_run, _Call(fn, self._ctx, key[1], args), refs)
+        self._pending.append((key, handle))
         return handle
 
-    def finish(self) -> dict[tuple[str, Index], Any]:
-        """Compute everything submitted since the last call; return results by key."""
+    def dependencies(self) -> dict[Key, set[Key]]:
+        """The queued tasks each queued task reads (local runs; for inspection)."""
+        by_ref = {h.key: k for k, h in self._pending}
+        return {k: {by_ref[r] for r in self._graph[h.key][2]} for k, h in self._pending}
+
+    def finish(self) -> dict[Key, Any]:
+        """Compute everything submitted since the last call; return results by key
+        (futures on a cluster, :class:`Part` objects locally)."""
         pending, self._pending = self._pending, []
+        graph, self._graph = self._graph, {}
         if not pending:
             return {}
         if self.client is not None:
             from distributed import wait
 
-            futures = [h for _, _, h in pending]
+            futures = [h for _, h in pending]
             wait(futures)
             for future in futures:
                 if future.status == "error":
                     raise future.exception()
-            return {(s, i): h for s, i, h in pending}
-        import dask
+            return {k: h for k, h in pending}
+        names = [h.key for _, h in pending]
+        if self.synchronous:
+            from dask.local import get_sync
 
-        kwargs: dict[str, Any] = {"scheduler": "threads"}
-        if self.num_workers:
-            kwargs["num_workers"] = self.num_workers
-        values = dask.compute(*[h for _, _, h in pending], **kwargs)
-        return {(s, i): v for (s, i, _), v in zip(pending, values)}
+            values = get_sync(graph, names)
+        else:
+            from dask.threaded import get
 
-    def report(self, fn: Callable[[Any], int], values: list[Any]) -> int:
-        """Sum ``fn`` over results (computed where the results live)."""
+            values = get(graph, names, num_workers=self.num_workers)
+        return {k: v for (k, _), v in zip(pending, values)}
+
+    def nbytes(self, results: list[Any]) -> int:
+        """Coded bytes of results (counted where the results live)."""
         if self.client is not None:
-            return int(sum(self.client.gather([self.client.submit(fn, v) for v in values])))
-        return int(sum(fn(v) for v in values))
+            return int(sum(self.client.gather([self.client.submit(_nbytes, r) for r in results])))
+        return int(sum(r.nbytes for r in results))
+
+    def fetch(self, results: list[Any]) -> list[Part]:
+        """Results as :class:`Part` objects in this process."""
+        return self.client.gather(results) if self.client is not None else results
 
 
-def _reach(stages: list[Stage], rows: int, cols: int) -> dict[tuple[str, str], tuple[int, int]]:
-    """Min and max row offset (producer row − consumer row) of every dependency edge."""
-    reach: dict[tuple[str, str], tuple[int, int]] = {}
+def _lags(stages: list[Stage]) -> dict[str, int]:
+    """Rows each stage runs behind the first, so that what it reads is done."""
+    names = [s.name for s in stages]
+    lag: dict[str, int] = {}
     for stage in stages:
-        for producer, chunks in stage.deps.items():
-            lo, hi = 0, 0
-            first = True
-            width = stage.cols or cols
-            for i in range(rows):
-                for j in sorted({0, width // 2, width - 1}):
-                    for pi, _ in chunks(i, j):
-                        d = pi - i
-                        lo, hi = (d, d) if first else (min(lo, d), max(hi, d))
-                        first = False
-            reach[(producer, stage.name)] = (lo, hi)
-    return reach
+        for dep in stage.deps:
+            if dep.stage == stage.name:
+                if dep.rows[1] > 0:
+                    raise ScheduleError(f"stage {stage.name} reads itself in a later row")
+            elif dep.stage not in lag or names.index(dep.stage) >= names.index(stage.name):
+                raise ScheduleError(f"stage {stage.name} reads {dep.stage}, which is not an earlier stage")
+        lag[stage.name] = max([0] + [lag[d.stage] + d.rows[1] for d in stage.deps if d.stage in lag])
+    return lag
+
+
+def _args(stage: Stage, index: Index, results: dict[str, dict[Index, Any]]) -> list[dict[Index, Any]]:
+    args = []
+    for dep in stage.deps:
+        have = results[dep.stage]
+        wanted = dep.chunks(*index)
+        missing = [idx for idx in wanted if idx not in have]
+        if missing:
+            raise ScheduleError(
+                f"task {stage.name}{index} reads {dep.stage}{missing[0]}, outside the declared "
+                f"row reach {dep.rows} of that dependency"
+            )
+        args.append({idx: have[idx] for idx in wanted})
+    return args
 
 
 def wavefront(
@@ -138,12 +183,12 @@ def wavefront(
     progress: Callable[[int], None] | None = None,
     stats: dict[str, int] | None = None,
     band: int = 1,
-) -> Iterator[tuple[str, int, list[Any]]]:
-    """Run ``stages`` over the grid; yield ``(stage, row, results)`` for emitting stages
-    and ``("report", 0, [total])`` at the end with the sum of all reports.
+) -> Iterator[tuple[str, int, list[Part]]]:
+    """Run ``stages`` over the grid; yield ``(stage, row, parts)`` for emitting stages.
 
-    ``stats``, if given, receives ``max_live``: the largest number of task results held
-    at once (bounded by a few rows, whatever the number of rows).
+    ``stats``, if given, receives ``bytes``: the coded bytes the writing stages wrote, and
+    ``max_live``: the largest number of task results held at once (bounded by a few rows,
+    whatever the number of rows).
 
     ``band`` rows of every stage run per step (default 1). A larger band holds ``band``
     times more rows but lets a stage that reads its own row above (a serial context) run
@@ -151,22 +196,9 @@ def wavefront(
     """
     if band < 1:
         raise ValueError(f"band must be at least 1, got {band}")
-    names = [s.name for s in stages]
-    by_name = {s.name: s for s in stages}
-    reach = _reach(stages, rows, cols)
-    lag: dict[str, int] = {}
-    for stage in stages:
-        for p in stage.deps:
-            if p == stage.name:
-                if reach[(p, p)][1] > 0:
-                    raise ValueError(f"stage {p} reads itself in a later row")
-            elif p not in lag or names.index(p) >= names.index(stage.name):
-                raise ValueError(f"stage {stage.name} reads {p}, which is not an earlier stage")
-        lag[stage.name] = max(
-            [0] + [lag[p] + reach[(p, stage.name)][1] for p in stage.deps if p in lag]
-        )
+    lag = _lags(stages)
     results: dict[str, dict[Index, Any]] = {s.name: {} for s in stages}
-    consumers = {s.name: [c for c in stages if s.name in c.deps] for s in stages}
+    readers = {s.name: [(c, d) for c in stages for d in c.deps if d.stage == s.name] for s in stages}
     total = 0
     steps = -(-(rows + max(lag.values())) // band)
     for t in range(steps):
@@ -175,30 +207,22 @@ def wavefront(
             for r in range(max(0, t * band - lag[stage.name]), min(rows, (t + 1) * band - lag[stage.name])):
                 active.append((stage, r))
                 for j in range(stage.cols or cols):
-                    args = [
-                        {idx: results[p][idx] for idx in chunks(r, j)}
-                        for p, chunks in stage.deps.items()
-                    ]
-                    handle = runner.submit(stage.name, (r, j), stage.fn, *args)
+                    handle = runner.submit((stage.name, (r, j)), stage.fn, *_args(stage, (r, j), results))
                     results[stage.name][(r, j)] = handle
-        done = runner.finish()
-        for (name, index), value in done.items():
+        for (name, index), value in runner.finish().items():
             results[name][index] = value
         for stage, r in active:
             row = [results[stage.name][(r, j)] for j in range(stage.cols or cols)]
-            if stage.report is not None:
-                total += runner.report(stage.report, row)
+            if stage.writes:
+                total += runner.nbytes(row)
             if stage.emit:
-                if runner.client is not None:
-                    row = runner.client.gather(row)
-                yield stage.name, r, row
+                yield stage.name, r, runner.fetch(row)
             if progress is not None:
                 progress(len(row))
         # release rows nobody will read again
         for stage in stages:
-            users = consumers[stage.name]
             keep_from = min(
-                [(t + 1) * band - lag[c.name] + reach[(stage.name, c.name)][0] for c in users]
+                [(t + 1) * band - lag[c.name] + d.rows[0] for c, d in readers[stage.name]]
                 or [(t + 1) * band]
             )
             for index in [k for k in results[stage.name] if k[0] < keep_from]:
@@ -206,66 +230,78 @@ def wavefront(
         if stats is not None:
             live = sum(len(v) for v in results.values())
             stats["max_live"] = max(stats.get("max_live", 0), live)
-    yield "report", 0, [total]
+    if stats is not None:
+        stats["bytes"] = total
 
 
 def demand(
     stages: list[Stage],
-    targets: list[tuple[str, Index]],
-    ctx: Any,
+    targets: list[Key],
+    runner: Runner,
+    *,
+    group: int = 1,
     stats: dict[str, Any] | None = None,
-) -> Iterator[tuple[tuple[str, Index], Any]]:
-    """Compute only what ``targets`` need, in this process; yield ``(target, value)`` in order.
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[Key, Part]]:
+    """Compute only what ``targets`` need; yield ``(target, part)`` in order.
 
-    The dependencies of every target are followed back through ``deps`` (across stages and
-    phases); each task runs once, in an order where its inputs come first, and its result is
-    dropped as soon as no remaining task reads it. ``stats``, if given, receives ``tasks``:
-    how many tasks of each stage ran, and ``ran``: the set of ``(stage, index)`` keys.
+    The dependencies of every target are followed back through the stages' deps (across
+    stages and phases). Targets run ``group`` at a time: the tasks a group needs that have
+    not run yet form one computation of ``runner`` (in parallel where the graph allows);
+    each task runs once, and its result is dropped as soon as no remaining task reads it.
+    ``stats``, if given, receives ``tasks``: how many tasks of each stage ran, and ``ran``:
+    the set of ``(stage, index)`` keys.
     """
     by_name = {s.name: s for s in stages}
     position = {s.name: n for n, s in enumerate(stages)}
-    edges: dict[tuple[str, Index], list[tuple[str, list[Index]]]] = {}
-    readers: dict[tuple[str, Index], int] = {}
+    edges: dict[Key, list[tuple[str, list[Index]]]] = {}
+    readers: dict[Key, int] = {}
 
-    def closure(root: tuple[str, Index]) -> list[tuple[str, Index]]:
-        found: list[tuple[str, Index]] = []
+    def closure(root: Key) -> list[Key]:
+        found: list[Key] = []
         stack = [root]
         while stack:
             key = stack.pop()
             if key in edges:
                 continue
-            stage = by_name[key[0]]
-            deps = [(p, list(chunks(*key[1]))) for p, chunks in stage.deps.items()]
+            deps = [(d.stage, list(d.chunks(*key[1]))) for d in by_name[key[0]].deps]
             edges[key] = deps
             found.append(key)
-            for p, indices in deps:
+            for producer, indices in deps:
                 for index in indices:
-                    readers[(p, index)] = readers.get((p, index), 0) + 1
-                    stack.append((p, index))
-        return sorted(found, key=lambda k: (position[k[0]], k[1]))
+                    readers[(producer, index)] = readers.get((producer, index), 0) + 1
+                    stack.append((producer, index))
+        return found
 
     plans = [closure(t) for t in targets]  # all reader counts known before anything runs
-    values: dict[tuple[str, Index], Any] = {}
+    values: dict[Key, Any] = {}
     pending = set(targets)  # targets not yielded yet: kept even when no task reads them
     if stats is not None:
         stats.setdefault("tasks", {})
         stats.setdefault("ran", set())
-    for target, plan in zip(targets, plans):
+    for start in range(0, len(targets), group):
+        batch = range(start, min(len(targets), start + group))
+        plan = sorted({k for n in batch for k in plans[n]}, key=lambda k: (position[k[0]], k[1]))
         for key in plan:
-            stage = by_name[key[0]]
             args = [{index: values[(p, index)] for index in indices} for p, indices in edges[key]]
-            values[key] = stage.fn(ctx, *key[1], *args)
+            values[key] = runner.submit(key, by_name[key[0]].fn, *args)
             if stats is not None:
                 stats["tasks"][key[0]] = stats["tasks"].get(key[0], 0) + 1
                 stats["ran"].add(key)
+        values.update(runner.finish())
+        for key in plan:
             for p, indices in edges[key]:
                 for index in indices:
                     dep = (p, index)
                     readers[dep] -= 1
                     if readers[dep] == 0 and dep not in pending:
                         del values[dep]
-        pending.discard(target)
-        value = values[target]
-        if readers.get(target, 0) == 0:
-            del values[target]
-        yield target, value
+        out = runner.fetch([values[targets[n]] for n in batch])
+        for n, part in zip(batch, out):
+            target = targets[n]
+            pending.discard(target)
+            if readers.get(target, 0) == 0:
+                del values[target]
+            yield target, part
+        if progress is not None:
+            progress(len(batch))

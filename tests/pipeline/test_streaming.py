@@ -8,7 +8,8 @@ import tilestream
 from tests.conftest import cached_model, photo
 from tilestream.io.arrays import ArraySource
 from tilestream.overlap import transform_overlap
-from tilestream.schedule import Runner, Stage, wavefront
+from tilestream.schedule import Runner, wavefront
+from tilestream.stage import Dep, Part, Stage
 
 
 class CountingSource(ArraySource):
@@ -42,15 +43,16 @@ def test_decoder_yields_blocks_never_the_whole_image(tmp_path):
     model = cached_model("mbt2018-mean")
     tilestream.encode(photo("garden_520x777.png"), tmp_path / "c.tsz", model=model, block=128, progress=False)
     from tilestream.container import ContainerReader
-    from tilestream.pipeline import decode_blocks
+    from tilestream.pipeline import coded_context, decode_blocks
 
-    shapes = [p.shape for _, p in decode_blocks(ContainerReader(str(tmp_path / "c.tsz")), model=model, progress=False)]
+    ctx = coded_context(ContainerReader(str(tmp_path / "c.tsz")), model)
+    shapes = [p.shape for _, p in decode_blocks(ctx, progress=False)]
     assert max(h * w for h, w, _ in shapes) <= 128 * 128
     assert sum(h * w for h, w, _ in shapes) == 520 * 777
 
 
 def _value(ctx, i, j, *deps):
-    return np.zeros(10)
+    return Part(np.zeros(10))
 
 
 def test_wavefront_memory_does_not_grow_with_the_number_of_rows():
@@ -58,8 +60,8 @@ def test_wavefront_memory_does_not_grow_with_the_number_of_rows():
         below = lambda i, j: [(k, j) for k in (i - 1, i, i + 1) if 0 <= k < rows]  # noqa: E731
         return [
             Stage("a", _value),
-            Stage("b", _value, {"a": below}),
-            Stage("c", _value, {"a": lambda i, j: [(i, j)], "b": below}, emit=True),
+            Stage("b", _value, (Dep("a", below, (-1, 1)),)),
+            Stage("c", _value, (Dep.own("a"), Dep("b", below, (-1, 1))), emit=True),
         ]
 
     live = {}
@@ -75,11 +77,11 @@ def test_wavefront_memory_does_not_grow_with_the_number_of_rows():
 
 def _serial(ctx, i, j, a, me):
     """A value that depends on the left neighbour and the row above-right: a serial context."""
-    return a[(i, j)] + sum(me.values()) % 1000
+    return Part(np.array(int(a[(i, j)].value) + sum(int(p.value) for p in me.values()) % 1000))
 
 
 def _one(ctx, i, j):
-    return i * 10 + j
+    return Part(np.array(i * 10 + j))
 
 
 def test_bands_of_rows_give_the_same_serial_result_and_bounded_memory():
@@ -89,7 +91,7 @@ def test_bands_of_rows_give_the_same_serial_result_and_bounded_memory():
         back = lambda i, j: [(i, j - 1)] * (j > 0) + [(i - 1, k) for k in (j + 1, j + 2) if i > 0 and k < cols]  # noqa: E731
         return [
             Stage("a", _one),
-            Stage("s", _serial, {"a": lambda i, j: [(i, j)], "s": back}, emit=True),
+            Stage("s", _serial, (Dep.own("a"), Dep("s", back, (-1, 0))), emit=True),
         ]
 
     outputs, live = {}, {}
@@ -99,20 +101,19 @@ def test_bands_of_rows_give_the_same_serial_result_and_bounded_memory():
         stats: dict[str, int] = {}
         got = [(r, row) for name, r, row in wavefront(stages(), rows, cols, runner, stats=stats, band=band) if name == "s"]
         assert [r for r, _ in got] == list(range(rows))
-        outputs[band] = [row for _, row in got]
+        outputs[band] = [[int(p.value) for p in row] for _, row in got]
         live[band] = stats["max_live"]
     assert outputs[1] == outputs[2] == outputs[3]
     assert live[3] <= 3 * live[1] and live[3] < rows * cols
 
 
 def test_band_keeps_workers_busy_on_narrow_images_and_one_row_on_wide_ones():
-    from tilestream import pipeline
+    from tilestream.entropy import codec_for
     from tilestream.geometry import CodecLayout
-    from tilestream.models.spec import spec_for
-    from tilestream.tasks import CodecContext
+    from tilestream.pipeline.runtime import wavefront_band
 
-    spec, _ = spec_for(cached_model("mbt2018-mean"))
-    band = lambda shape, block: pipeline._band(CodecContext(spec, CodecLayout(shape, block)), 2)  # noqa: E731
+    codec = codec_for(cached_model("mbt2018-mean"))
+    band = lambda shape, block: wavefront_band(codec, CodecLayout(shape, block), 2)  # noqa: E731
     assert band((1080, 2048), 512) == 2  # 4 blocks per row: two rows per step for 2 workers
     assert band((2160, 3840), 256) == 1  # 15 blocks per row already keep 2 workers busy
     assert band((32768, 32768), 512) == 1

@@ -9,43 +9,54 @@ from typing import Any
 
 from tilestream.container.schema import ContainerError, ContainerMeta
 from tilestream.container.store import ChunkStore
+from tilestream.pixels import PixelFormat
 
 __all__ = ["ContainerReader"]
+
+
+def _open_group(path: str) -> Any:
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if os.path.isfile(path):
+            if not zipfile.is_zipfile(path):
+                raise ContainerError(
+                    f"{path!r} is not a tilestream container (neither a zarr folder nor a "
+                    f".zip); pass a file written by 'tilestream encode'"
+                )
+            from zarr.storage import ZipStore
+
+            return zarr.open_group(ZipStore(path, mode="r"), mode="r")
+        return zarr.open_group(path, mode="r")
 
 
 class ContainerReader:
     """A container opened for reading (a folder or a ``.zip`` file).
 
+    Use it as a context manager, or call :meth:`close`, to release the cached chunk
+    array handles.
+
     Raises
     ------
     ContainerError
-        If ``path`` is missing, not a tilestream container, of an unknown major format
-        version, or incomplete.
+        If ``path`` is missing, unreadable, not a tilestream container, of an unknown
+        major format version, or incomplete.
     """
 
-    def __init__(self, path: str):
-        import zarr
-
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise ContainerError(f"container {self.path!r} does not exist; check the path")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if os.path.isfile(self.path):
-                    if not zipfile.is_zipfile(self.path):
-                        raise ContainerError(
-                            f"{self.path!r} is not a tilestream container (neither a zarr "
-                            f"folder nor a .zip); pass a file written by 'tilestream encode'"
-                        )
-                    from zarr.storage import ZipStore
-
-                    group = zarr.open_group(ZipStore(self.path, mode="r"), mode="r")
-                else:
-                    group = zarr.open_group(self.path, mode="r")
-            attrs: dict[str, Any] = dict(group.attrs)
+            attrs: dict[str, Any] = dict(_open_group(self.path).attrs)
         except ContainerError:
             raise
+        except PermissionError as exc:
+            raise ContainerError(
+                f"container {self.path!r} cannot be read (permission denied: "
+                f"{exc.filename or self.path}); check its permissions (e.g. chmod -R u+r)"
+            ) from exc
         except Exception as exc:  # zarr raises several types for "not a group"
             raise ContainerError(
                 f"{self.path!r} is not a tilestream container ({type(exc).__name__}); pass a "
@@ -60,14 +71,76 @@ class ContainerReader:
         self.attrs = attrs
         self.store = ChunkStore(self.path)
 
+    def __enter__(self) -> ContainerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def read(self, stream: str, i: int, j: int) -> bytes:
         """Verified bytes of chunk ``(i, j)`` of ``stream``."""
         return self.store.read(stream, i, j)
 
-    def nbytes(self) -> int:
+    def close(self) -> None:
+        """Release cached array handles of this container in this process."""
+        ChunkStore.forget(self.path)
+
+    # -- what the container says about itself -----------------------------------------
+    @property
+    def pixel_format(self) -> PixelFormat:
+        """How decoded samples are formed (dtype, channels, value range, nodata)."""
+        return self.meta.pixels()
+
+    @property
+    def stream_bytes(self) -> int:
         """Total bytes of all chunk bitstreams (without framing and metadata)."""
         return int(self.attrs.get("stream_bytes", 0))
 
-    def close(self) -> None:
-        """Release cached array handles."""
-        ChunkStore.forget(self.path)
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the chunk bitstreams."""
+        h, w = self.meta.image_shape
+        return self.stream_bytes * 8 / (h * w)
+
+    @property
+    def weights_origin(self) -> str:
+        """Where the weights came from, in words."""
+        model = self.meta.model
+        if model.get("bundled"):
+            return "bundled default"
+        if model.get("pretrained"):
+            return "CompressAI published weights"
+        if model.get("checkpoint"):
+            return f"checkpoint {model['checkpoint']}"
+        return "weights given in Python"
+
+    def summary(self) -> dict[str, Any]:
+        """Everything ``tilestream info`` shows, JSON-ready."""
+        meta = self.meta
+        fmt = self.pixel_format
+        h, w = meta.image_shape
+        return {
+            "path": self.path,
+            "format_version": meta.format_version,
+            "tilestream_version": meta.tilestream_version,
+            "shape": list(fmt.image_shape(h, w)),
+            "channels": fmt.channels,
+            "dtype": fmt.dtype,
+            "pixel_format": fmt.to_attrs(),
+            "model": meta.model,
+            "weights_origin": self.weights_origin,
+            "bytes": self.stream_bytes,
+            "bpp": self.bpp,
+            "block": meta.block,
+            "chunk_grid": list(meta.grid_shape),
+            "streams": list(meta.streams),
+            "padded_shape": list(meta.padded_shape),
+            "latent_shape": list(meta.y_shape),
+            "hyper_shape": list(meta.z_shape),
+            "halos": meta.halos,
+            "phases": [
+                {**p, "grid": meta.stream_grids.get(str(p["stream"]), list(meta.grid_shape))}
+                for p in meta.phases
+            ],
+            "stream_grids": meta.stream_grids,
+        }

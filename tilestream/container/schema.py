@@ -1,8 +1,12 @@
-"""The container's metadata schema (format v1), validated on read.
+"""The container's metadata schema (format 1.x), validated on read.
 
 A container is a zarr v3 group whose attributes hold :class:`ContainerMeta` (plus a
-``complete`` flag written last) and whose arrays hold one variable-length byte string per
-latent chunk. See DESIGN.md §4.
+``complete`` flag written last, and the coded size) and whose arrays hold one
+variable-length byte string per latent chunk (see the README's "The container" section).
+
+Versions: 1.0 (single-stream families), 1.1 (adds ``phases`` and ``stream_grids`` for
+context models), 1.2 (adds ``pixel_format``). A minor version only adds; a reader of 1.x
+reads every 1.y and refuses another major version.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tilestream.errors import TilestreamError
+from tilestream.pixels import PixelFormat
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta"]
 
 FORMAT = "tilestream"
 #: ``major.minor``: readers refuse another major version
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 
 
 class ContainerError(TilestreamError):
@@ -45,11 +50,18 @@ class ContainerMeta:
     tilestream_version: str = ""
     format: str = FORMAT
     format_version: str = FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
     #: grid of a stream whose chunks are not the block grid's (sheared tiles: ``{"y": [rows, cols]}``)
     stream_grids: dict[str, list[int]] = field(default_factory=dict)
     #: the coding phases of ``y`` (what each stream reads), for ``tilestream info``
     phases: list[dict[str, Any]] = field(default_factory=list)
+    #: the pixel format (1.2; older containers: derived from ``dtype`` and ``channels``)
+    pixel_format: dict[str, Any] = field(default_factory=dict)
+
+    def pixels(self) -> PixelFormat:
+        """The image's :class:`~tilestream.pixels.PixelFormat`."""
+        if self.pixel_format:
+            return PixelFormat.from_attrs(self.pixel_format)
+        return PixelFormat.for_samples(self.dtype, self.channels)
 
     def to_attrs(self) -> dict[str, Any]:
         """JSON-ready attributes."""
@@ -77,7 +89,8 @@ class ContainerMeta:
         values = {k: v for k, v in attrs.items() if k in known}
         try:
             meta = cls(**values)
-        except TypeError as exc:
+            meta.pixels()
+        except (TypeError, KeyError, ValueError) as exc:
             raise ContainerError(f"{where} has incomplete metadata ({exc}); re-encode it") from exc
         for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape"):
             setattr(meta, key, tuple(int(v) for v in getattr(meta, key)))

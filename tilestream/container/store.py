@@ -11,6 +11,7 @@ import struct
 import threading
 import warnings
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,10 @@ from tilestream.container.schema import ContainerError
 
 __all__ = ["ChunkStore", "frame", "unframe", "vlen_bytes_dtype"]
 
-_CACHE: dict[tuple[int, str, str], Any] = {}
+#: open array handles, least recently used first; bounded, so that a long-lived process
+#: opening many containers does not keep every handle
+_CACHE: OrderedDict[tuple[int, str, str, tuple[int, int]], Any] = OrderedDict()
+_CACHE_SIZE = 256
 _LOCK = threading.Lock()
 
 
@@ -69,6 +73,8 @@ class ChunkStore:
         key = (os.getpid(), self.root, stream, identity)
         with _LOCK:
             arr = _CACHE.get(key)
+            if arr is not None:
+                _CACHE.move_to_end(key)
             if arr is None or mode != "r":
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -79,6 +85,8 @@ class ChunkStore:
                     else:
                         arr = zarr.open_array(os.path.join(self.root, stream), mode=mode)
                 _CACHE[key] = arr
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
         return arr
 
     def write(self, stream: str, i: int, j: int, data: bytes) -> int:
@@ -91,11 +99,35 @@ class ChunkStore:
         return len(data)
 
     def read(self, stream: str, i: int, j: int) -> bytes:
-        """The verified bytes of chunk ``(i, j)`` of ``stream``."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            element = self._array(stream, "r")[i : i + 1, j : j + 1][0, 0]
-        return unframe(bytes(element), f"chunk {stream}[{i}, {j}]")
+        """The verified bytes of chunk ``(i, j)`` of ``stream``.
+
+        Raises
+        ------
+        ContainerError
+            If the chunk is missing, truncated, unreadable or fails its checksum.
+        """
+        what = f"chunk {stream}[{i}, {j}]"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                element = self._array(stream, "r")[i : i + 1, j : j + 1][0, 0]
+        except PermissionError as exc:
+            raise ContainerError(
+                f"{what} of {self.root!r} cannot be read (permission denied); check the "
+                f"container's permissions"
+            ) from exc
+        except Exception as exc:  # zarr / numcodecs raise many types for broken framing
+            raise ContainerError(
+                f"{what} is missing or truncated ({type(exc).__name__}); the container is "
+                f"corrupt, re-encode it"
+            ) from exc
+        return unframe(bytes(element), what)
+
+    @staticmethod
+    def cached(root: str | None = None) -> int:
+        """Open array handles cached in this process (of ``root``, or of all containers)."""
+        with _LOCK:
+            return sum(1 for k in _CACHE if root is None or k[1] == os.fspath(root))
 
     @staticmethod
     def forget(root: str) -> None:

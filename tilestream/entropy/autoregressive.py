@@ -10,24 +10,31 @@ read from a buffer holding the ``ŷ`` of the tiles it depends on.
 
 from __future__ import annotations
 
+from functools import lru_cache, partial
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tilestream.entropy.base import ChunkCodec
+from tilestream.assemble import assemble, assemble_tiles
+from tilestream.entropy.base import ChunkCodec, CodingContext, Phase
 from tilestream.errors import UnsupportedModuleError
-from tilestream.geometry import Window
+from tilestream.execute.tensors import to_numpy, to_tensor
+from tilestream.geometry import CodecLayout, Window
+from tilestream.geometry.shear import ShearedGrid, context_slope
 from tilestream.models.compat import compressai
+from tilestream.stage import Dep, Index, Names, Part, Stage, values
 
 __all__ = ["AutoregressiveCodec"]
+
+Y_STREAM = "y"
 
 
 class AutoregressiveCodec(ChunkCodec):
     """Joint autoregressive + hyperprior models, coded in sheared tiles."""
 
     family = "autoregressive"
-    kind = "autoregressive"
-    streams = ("z", "y")
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
@@ -50,17 +57,52 @@ class AutoregressiveCodec(ChunkCodec):
                 rows.append((a - self.pad, cols[0] - self.pad, cols[-1] - self.pad))
         #: the causal context, ``(dy, dx_lo, dx_hi)`` per row
         self.context = tuple(rows)
+        self.phases = (
+            Phase(
+                Y_STREAM, "serial context, sheared tiles as a wavefront", self.pad,
+                "ŷ of the tile on the left and of the tiles above / above-right",
+            ),
+        )
 
     def describe(self) -> list[dict[str, object]]:
-        from tilestream.geometry.shear import context_slope
+        entry = self.phases[0].describe()
+        entry["context"] = [list(row) for row in self.context]
+        entry["slope"] = context_slope(self.context)
+        return [entry]
 
-        return [{
-            "stream": "y", "phase": "serial context, sheared tiles as a wavefront",
-            "halo": self.pad,
-            "reads": "ŷ of the tile on the left and of the tiles above / above-right",
-            "context": [list(row) for row in self.context],
-            "slope": context_slope(self.context),
-        }]
+    def tiles(self, layout: CodecLayout) -> ShearedGrid:
+        """The sheared tiles of ``y`` (one block of ``y`` per tile, sheared)."""
+        return _sheared(layout.y_shape, layout.y_grid.block, self.context)
+
+    def latent_grid(self, layout: CodecLayout) -> ShearedGrid:
+        return self.tiles(layout)
+
+    def gather(self, layout: CodecLayout, parts: dict[Index, np.ndarray], window: Window) -> np.ndarray:
+        channels = next(iter(parts.values())).shape[0]
+        return assemble_tiles(parts, self.tiles(layout), window, channels)
+
+    def stream_grids(self, layout: CodecLayout) -> dict[str, list[int]]:
+        return {Y_STREAM: list(self.tiles(layout).grid_shape)}
+
+    def min_band(self, workers: int) -> int:
+        """At least two strips (up to one per worker, at most 4) per wavefront step, so
+        tiles of consecutive strips run as a skewed wavefront in parallel."""
+        return max(min(4, workers), 2)
+
+    def y_stages(self, ctx: CodingContext, encoding: bool) -> list[Stage]:
+        """One stage of sheared tiles; a tile reads itself's left, upper and upper-right
+        neighbours (the wavefront), ``ẑ`` around its bounding box and, encoding, ``y``."""
+        lay = ctx.layout
+        grid = self.tiles(lay)
+        shape = grid.grid_shape
+        z_for = partial(_z_window_of_tile, ctx, grid)
+        deps = [
+            Dep.through(self.hyper_stage(encoding), z_for, lay.z_grid, shape),
+            Dep(Names.TILES, grid.deps, (-1, 0)),
+        ]
+        if encoding:
+            deps.append(Dep.through(Names.Y, grid.window, lay.y_grid, shape))
+        return [Stage(Names.TILES, partial(_tile_task, encoding), tuple(deps), writes=encoding, cols=shape[1])]
 
     def code_tile(
         self,
@@ -138,3 +180,49 @@ class AutoregressiveCodec(ChunkCodec):
             encoder.encode_with_indexes(symbols, indexes_list, cdf, cdf_lengths, offsets)
             return encoder.flush(), out
         return None, out
+
+
+@lru_cache(maxsize=64)
+def _sheared(y_shape: tuple[int, int], tile: tuple[int, int], context: tuple) -> ShearedGrid:
+    return ShearedGrid(y_shape, tile, context)
+
+
+def _z_window_of_tile(ctx: CodingContext, grid: ShearedGrid, i: int, j: int) -> Window:
+    box = grid.window(i, j)
+    return box if box.empty else ctx.z_window_for(box)
+
+
+def _codec(ctx: CodingContext) -> AutoregressiveCodec:
+    codec = ctx.codec()
+    if not isinstance(codec, AutoregressiveCodec):  # pragma: no cover - stages come from the codec
+        raise TypeError(f"{type(codec).__name__} is not a serial autoregressive codec")
+    return codec
+
+
+@torch.no_grad()
+def _tile_task(
+    encoding: bool, ctx: CodingContext, i: int, j: int, zs: dict[Index, Part], tiles: dict[Index, Part],
+    ys: dict[Index, Part] | None = None,
+) -> Part:
+    """Sheared tile ``(i, j)``: encode (writes its bytes) or decode.
+
+    Returns the tile's ``ŷ`` on its bounding box (zero outside the tile).
+    """
+    codec = _codec(ctx)
+    lay = ctx.layout
+    grid = codec.tiles(lay)
+    box = grid.window(i, j)
+    if box.empty:
+        return Part(np.zeros((0, 0, 0), np.float32))
+    params = ctx.side_params(box, values(zs))
+    channels = params.shape[1] // 2
+    around = grid.context_window(i, j)
+    if tiles:
+        buffer = to_tensor(assemble_tiles(values(tiles), grid, around, channels), ctx.device)
+    else:
+        buffer = params.new_zeros((1, channels, *around.shape))
+    y = None if ys is None else to_tensor(assemble(values(ys), lay.y_grid, box), ctx.device)
+    data = None if encoding else ctx.store().read(Y_STREAM, i, j)
+    payload, y_hat = codec.code_tile(list(grid.positions(i, j)), box, params, buffer, around, y=y, data=data)
+    size = ctx.store().write(Y_STREAM, i, j, payload) if payload is not None else 0
+    return Part(to_numpy(y_hat), size)

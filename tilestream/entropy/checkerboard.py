@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tilestream.entropy.phased import Phase, PhasedCodec
+from tilestream.entropy.base import Phase
+from tilestream.entropy.phased import PhasedCodec, phase_reads
 from tilestream.errors import UnsupportedModuleError
 from tilestream.execute.crop import take
 
@@ -93,7 +94,10 @@ class CheckerboardCodec(PhasedCodec):
         super().__init__(model)
         self.cb = model.latent_codec["y"]
         halo = checkerboard_halo(self.cb)
-        self.phases = (Phase("y/phase-0", "anchors", 0), Phase("y/phase-1", "non-anchors", halo))
+        self.phases = (
+            Phase("y/phase-0", "anchors", 0, phase_reads(0, 0)),
+            Phase("y/phase-1", "non-anchors", halo, phase_reads(1, halo)),
+        )
 
     def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None):
         ctx_window = self.context_window(k, chunk)

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from tilestream.entropy.checkerboard import checkerboard_halo, checkerboard_step
-from tilestream.entropy.phased import Phase, PhasedCodec, grow
+from tilestream.entropy.base import Phase
+from tilestream.entropy.phased import PhasedCodec, grow, phase_reads
 from tilestream.execute.crop import take
 from tilestream.execute.run import run_window
 from tilestream.geometry import Window, axis_halo
@@ -48,10 +49,11 @@ class ElicCodec(PhasedCodec):
                 rows, cols = axis_halo(spatial, 0), axis_halo(spatial, 1)
                 channel = max(rows.before, rows.after, cols.before, cols.after)
             spatial_halo = checkerboard_halo(cb)
-            phases.append(Phase(f"y/phase-{2 * k}", f"group {k} ({self.groups[k]} ch) anchors", channel))
-            phases.append(
-                Phase(f"y/phase-{2 * k + 1}", f"group {k} ({self.groups[k]} ch) non-anchors", max(channel, spatial_halo))
-            )
+            halos = (channel, max(channel, spatial_halo))
+            for step, what in enumerate(("anchors", "non-anchors")):
+                n = 2 * k + step
+                name = f"group {k} ({self.groups[k]} ch) {what}"
+                phases.append(Phase(f"y/phase-{n}", name, halos[step], phase_reads(n, halos[step])))
         self.phases = tuple(phases)
         self.spatial_halos = [checkerboard_halo(cb) for cb in self.cbs]
 

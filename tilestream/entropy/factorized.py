@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from tilestream.entropy.base import ChunkCodec
+from tilestream.entropy.single import SingleStreamCodec
 
 __all__ = ["FactorizedCodec"]
 
 
-class FactorizedCodec(ChunkCodec):
+class FactorizedCodec(SingleStreamCodec):
     """``y`` chunks coded by the model's ``EntropyBottleneck`` (no side information)."""
 
     family = "factorized"
-    streams = ("y",)
+    has_hyperprior = False
 
     def encode_y(self, y: Tensor, params: Tensor | None) -> tuple[bytes, Tensor]:
         eb = self.model.entropy_bottleneck
@@ -22,7 +22,3 @@ class FactorizedCodec(ChunkCodec):
 
     def decode_y(self, data: bytes, params: Tensor | None, shape: tuple[int, int]) -> Tensor:
         return self.model.entropy_bottleneck.decompress([data], shape)
-
-    def symbols_y(self, y: Tensor, params: Tensor | None) -> Tensor:
-        eb = self.model.entropy_bottleneck
-        return eb.quantize(y, "symbols", eb._get_medians().detach())

@@ -10,35 +10,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tilestream.entropy.base import ChunkCodec
+from tilestream.entropy.single import SingleStreamCodec
 
 __all__ = ["ScaleHyperpriorCodec", "MeanScaleHyperpriorCodec"]
 
 
-class _HyperpriorCodec(ChunkCodec):
-    streams = ("z", "y")
-
+class _HyperpriorCodec(SingleStreamCodec):
     def _scales_means(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
+    def _require(self, params: Tensor | None) -> Tensor:
+        if params is None:  # pragma: no cover - the stages always pass h_s output
+            raise ValueError(f"{self.family} codes y with h_s parameters; none were given")
+        return params
+
     def encode_y(self, y: Tensor, params: Tensor | None) -> tuple[bytes, Tensor]:
-        assert params is not None  # the pipeline always passes h_s output here
         gc = self.model.gaussian_conditional
-        scales, means = self._scales_means(params)
+        scales, means = self._scales_means(self._require(params))
         indexes = gc.build_indexes(scales)
         (data,) = gc.compress(y, indexes, means=means)
         return data, gc.decompress([data], indexes, means=means)
 
     def decode_y(self, data: bytes, params: Tensor | None, shape: tuple[int, int]) -> Tensor:
-        assert params is not None
         gc = self.model.gaussian_conditional
-        scales, means = self._scales_means(params)
+        scales, means = self._scales_means(self._require(params))
         return gc.decompress([data], gc.build_indexes(scales), means=means)
-
-    def symbols_y(self, y: Tensor, params: Tensor | None) -> Tensor:
-        assert params is not None
-        _, means = self._scales_means(params)
-        return self.model.gaussian_conditional.quantize(y, "symbols", means)
 
 
 class ScaleHyperpriorCodec(_HyperpriorCodec):

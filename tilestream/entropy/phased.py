@@ -3,7 +3,8 @@
 Checkerboard (anchors, then non-anchors) and ELIC (channel groups × checkerboard) decode a
 chunk in phases. Phase ``k`` of chunk ``(i, j)`` reads
 
-* ``params``: ``h_s`` output on exactly the chunk's window (computed once per chunk), and
+* ``params``: ``h_s`` output on exactly the chunk's window (stage :attr:`Names.PARAMS`,
+  computed once per chunk), and
 * ``context``: the ``ŷ`` accumulated by phases ``< k`` over :meth:`PhasedCodec.context_window`
   -- the chunk grown by the phase's context halo, which reaches into neighbouring chunks;
   zeros outside the latent (the zero padding of full-image inference).
@@ -11,30 +12,26 @@ chunk in phases. Phase ``k`` of chunk ``(i, j)`` reads
 It returns the chunk's ``ŷ`` accumulated up to and including phase ``k``. Encoder and decoder
 run the same :meth:`PhasedCodec.phase` on the same windows; only the last step differs
 (``compress`` the phase's samples, or ``decompress`` them from the phase's stream). All chunks
-of one phase can run in parallel; the pipeline schedules phase ``k`` of a chunk after phase
-``k − 1`` of the neighbours its halo touches.
+of one phase can run in parallel; phase ``k`` of a chunk runs after phase ``k − 1`` of the
+neighbours its halo touches.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 
+import torch
 from torch import Tensor
 
-from tilestream.entropy.base import ChunkCodec
+from tilestream.assemble import assemble
+from tilestream.entropy.base import ChunkCodec, CodingContext
+from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import Interval, Window
+from tilestream.stage import Dep, Index, Names, Part, Stage, values
 
-__all__ = ["Phase", "PhasedCodec", "grow"]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One phase: its stream, a readable name, and the ``ŷ`` halo it reads (latent samples)."""
-
-    stream: str
-    name: str
-    halo: int
+__all__ = ["PhasedCodec", "grow", "phase_reads"]
 
 
 def grow(window: Window, halo: int) -> Window:
@@ -45,20 +42,31 @@ def grow(window: Window, halo: int) -> Window:
     )
 
 
+def phase_reads(k: int, halo: int) -> str:
+    """What phase ``k`` reads, in words."""
+    return "h_s params" if k == 0 else f"ŷ of phases < {k} within {halo} latent samples"
+
+
 class PhasedCodec(ChunkCodec):
     """Entropy coding of ``y`` in phases; ``streams`` are ``z`` then one per phase."""
 
-    kind = "phased"
-    phases: tuple[Phase, ...] = ()
-
-    @property
-    def streams(self) -> tuple[str, ...]:  # type: ignore[override]
-        return ("z", *(p.stream for p in self.phases))
-
     def context_window(self, k: int, chunk: Window) -> Window | None:
         """``ŷ`` window that phase ``k`` of ``chunk`` reads (``None``: it reads no ``ŷ``)."""
-        halo = self.phases[k].halo
-        return None if k == 0 else grow(chunk, halo)
+        return None if k == 0 else grow(chunk, self.phases[k].halo)
+
+    def y_stages(self, ctx: CodingContext, encoding: bool) -> list[Stage]:
+        lay = ctx.layout
+        z_for = lambda i, j: ctx.z_window_for(lay.y_window(i, j))  # noqa: E731
+        stages = [Stage(Names.PARAMS, _params_task, (Dep.through(self.hyper_stage(encoding), z_for, lay.z_grid, lay.grid_shape),))]
+        for k in range(len(self.phases)):
+            deps = [Dep.own(Names.PARAMS)]
+            if k > 0:
+                window = partial(_context_of, self, lay.y_window, k)
+                deps.append(Dep.through(Names.phase(k - 1), window, lay.y_grid, lay.grid_shape))
+            if encoding:
+                deps.append(Dep.own(Names.Y))
+            stages.append(Stage(Names.phase(k), partial(_phase_task, k, encoding), tuple(deps), writes=encoding))
+        return stages
 
     @abstractmethod
     def phase(
@@ -86,7 +94,7 @@ class PhasedCodec(ChunkCodec):
             ``h_s`` output on ``chunk``, ``(1, P, h, w)``.
         context : Tensor or None
             Accumulated ``ŷ`` of phases ``< k`` on :meth:`context_window` (zero outside
-            the latent); for ``k = 0`` the chunk's own (all zero) ``ŷ`` or ``None``.
+            the latent); ``None`` for ``k = 0``.
         y, data
             Exactly one: the chunk's ``y`` to encode, or the phase's bytes to decode.
 
@@ -97,9 +105,48 @@ class PhasedCodec(ChunkCodec):
             accumulated through phase ``k`` (exactly what the decoder reconstructs).
         """
 
-    def describe(self) -> list[dict[str, object]]:
-        return [
-            {"stream": p.stream, "phase": p.name, "halo": p.halo,
-             "reads": "h_s params" if i == 0 else f"ŷ of phases < {i} within {p.halo} latent samples"}
-            for i, p in enumerate(self.phases)
-        ]
+
+def _context_of(codec: PhasedCodec, y_window: Callable[[int, int], Window], k: int, i: int, j: int) -> Window:
+    window = codec.context_window(k, y_window(i, j))
+    if window is None:  # pragma: no cover - phase 0 has no context dependency
+        raise ValueError(f"phase {k} reads no context")
+    return window
+
+
+def _codec(ctx: CodingContext) -> PhasedCodec:
+    codec = ctx.codec()
+    if not isinstance(codec, PhasedCodec):  # pragma: no cover - stages come from the codec
+        raise TypeError(f"{type(codec).__name__} is not a phased codec")
+    return codec
+
+
+@torch.no_grad()
+def _params_task(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part]) -> Part:
+    """``h_s`` output on ``y`` chunk ``(i, j)``, computed once for all its phases."""
+    return Part(to_numpy(ctx.side_params(ctx.layout.y_window(i, j), values(zs))))
+
+
+@torch.no_grad()
+def _phase_task(k: int, encoding: bool, ctx: CodingContext, i: int, j: int, params: dict[Index, Part], *rest: dict[Index, Part]) -> Part:
+    """Phase ``k`` of chunk ``(i, j)``: encode (writes the phase's bytes) or decode.
+
+    ``rest`` holds the previous phase's parts around the chunk (``k > 0``), then the
+    chunk's ``y`` (encoding). Returns the chunk's ``ŷ`` through phase ``k``.
+    """
+    codec = _codec(ctx)
+    lay = ctx.layout
+    prev = rest[0] if k > 0 else None
+    y = to_tensor(rest[-1][(i, j)].value, ctx.device) if encoding else None
+    chunk = lay.y_window(i, j)
+    have = codec.context_window(k, chunk)
+    context = None
+    if have is not None and prev:
+        context = to_tensor(assemble(values(prev), lay.y_grid, have), ctx.device)
+    stream = codec.phases[k].stream
+    data = None if encoding else ctx.store().read(stream, i, j)
+    payload, y_hat = codec.phase(
+        k, chunk=chunk, y_shape=lay.y_shape, params=to_tensor(params[(i, j)].value, ctx.device),
+        context=context, y=y, data=data,
+    )
+    size = ctx.store().write(stream, i, j, payload) if payload is not None else 0
+    return Part(to_numpy(y_hat), size)

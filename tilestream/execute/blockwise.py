@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from tilestream.errors import TilestreamError
 from tilestream.execute.run import run_window
-from tilestream.geometry import BlockGrid, Window, normalize_block
+from tilestream.geometry import BlockGrid, Window, normalise_block
 from tilestream.models.graph import LayerGraph, analyse
 
 __all__ = ["blockwise", "iter_blocks", "resolve_device"]
@@ -59,7 +59,7 @@ def iter_blocks(
     image_shape = (int(x.shape[-2]), int(x.shape[-1]))
     spatial = graph.spatial
     out_shape = spatial.sizes(image_shape)[spatial.output]
-    grid = BlockGrid(out_shape, normalize_block(block))
+    grid = BlockGrid(out_shape, normalise_block(block))
     for _, window in grid:
         needed = spatial.plan(image_shape, window)[0]
         assert needed is not None  # the output always depends on the input

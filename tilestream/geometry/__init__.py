@@ -6,7 +6,7 @@ Nothing in this package imports torch or dask.
 from tilestream.geometry.axis import AxisOp, Pointwise
 from tilestream.geometry.conv import Conv
 from tilestream.geometry.graph import Node, SpatialGraph
-from tilestream.geometry.grid import BlockGrid, normalize_block
+from tilestream.geometry.grid import BlockGrid, normalise_block
 from tilestream.geometry.halo import AxisHalo, LayerHalo, axis_halo, paper_conv_chain
 from tilestream.geometry.interval import Interval, Window
 from tilestream.geometry.layout import CodecLayout
@@ -29,6 +29,6 @@ __all__ = [
     "SpatialGraph",
     "Window",
     "axis_halo",
-    "normalize_block",
+    "normalise_block",
     "paper_conv_chain",
 ]

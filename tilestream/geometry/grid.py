@@ -18,10 +18,10 @@ from tilestream.errors import GeometryError
 from tilestream.geometry.axis import ceildiv
 from tilestream.geometry.interval import Interval, Window
 
-__all__ = ["BlockGrid", "normalize_block"]
+__all__ = ["BlockGrid", "normalise_block"]
 
 
-def normalize_block(block: int | tuple[int, int]) -> tuple[int, int]:
+def normalise_block(block: int | tuple[int, int]) -> tuple[int, int]:
     """Turn ``block`` (an int or a ``(rows, cols)`` pair) into a validated pair."""
     pair = (block, block) if isinstance(block, int) and not isinstance(block, bool) else block
     if (
@@ -49,7 +49,7 @@ class BlockGrid:
             isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.shape
         ):
             raise GeometryError(f"grid shape must be two positive ints, got {self.shape!r}")
-        object.__setattr__(self, "block", normalize_block(self.block))
+        object.__setattr__(self, "block", normalise_block(self.block))
 
     @property
     def grid_shape(self) -> tuple[int, int]:

@@ -12,14 +12,6 @@ from tilestream.io.base import Source, SourceError
 __all__ = ["ArraySource", "ZarrSource"]
 
 
-def _check_dtype(dtype: Any, what: str) -> None:
-    if np.dtype(dtype) != np.uint8:
-        raise SourceError(
-            f"{what} has dtype {np.dtype(dtype)}; tilestream codes uint8 images; convert it "
-            f"to 8 bits per sample first (e.g. array.astype('uint8') after scaling)"
-        )
-
-
 class ArraySource(Source):
     """A numpy or dask array (``(H, W)``, ``(H, W, 1|3)`` or ``(1|3, H, W)``).
 
@@ -34,8 +26,7 @@ class ArraySource(Source):
     def __init__(self, array: Any, layout: str | None = None):
         self.array = array
         self.description = f"{type(array).__name__} of shape {tuple(array.shape)}"
-        _check_dtype(array.dtype, self.description)
-        self._set_geometry(tuple(array.shape), layout)
+        self._set_geometry(tuple(array.shape), array.dtype, layout)
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         part = self._read_stored(self.array, y0, y1, x0, x1)
@@ -75,8 +66,7 @@ class ZarrSource(Source):
             arr = target
             self._array_obj = target
         self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
-        _check_dtype(arr.dtype, self.description)
-        self._set_geometry(tuple(arr.shape), layout)
+        self._set_geometry(tuple(arr.shape), arr.dtype, layout)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -1,4 +1,9 @@
-"""The contract of an image source: lazy, picklable, read window by window."""
+"""The contract of an image source: lazy, picklable, read window by window.
+
+The source is where the input is normalised, once: its axis order (``YX``, ``YXS``,
+``SYX``) and its :class:`~tilestream.pixels.PixelFormat` (dtype, channels) are decided when
+it is opened, and every read returns ``(h, w, channels)`` samples.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from tilestream.errors import TilestreamError
+from tilestream.pixels import PixelFormat, PixelFormatError
 
 __all__ = ["Source", "SourceError", "normalise_layout"]
 
@@ -23,13 +29,6 @@ def normalise_layout(shape: tuple[int, ...], axes: str | None, what: str) -> str
     if axes is not None:
         axes = axes.upper().replace("C", "S")
         if axes in ("YX", "YXS", "SYX"):
-            if axes != "YX":
-                samples = shape[axes.index("S")]
-                if samples not in (1, 3):
-                    raise SourceError(
-                        f"{what} has {samples} samples per pixel; tilestream codes grayscale "
-                        f"or RGB (1 or 3); drop extra channels (e.g. alpha) first"
-                    )
             return axes
         raise SourceError(
             f"{what} has axes {axes!r} (shape {shape}); tilestream reads 2-D images with axes "
@@ -53,7 +52,7 @@ def normalise_layout(shape: tuple[int, ...], axes: str | None, what: str) -> str
 
 
 class Source(ABC):
-    """A 2-D uint8 image, grayscale or RGB, read lazily by window.
+    """A 2-D image read lazily by window, in one of the :class:`PixelFormat` s tilestream codes.
 
     Implementations keep only what is needed to reopen the data (a path and options), so
     they pickle cheaply and open on the worker that reads them.
@@ -62,23 +61,28 @@ class Source(ABC):
     ----------
     shape : tuple of int
         ``(height, width)``.
-    channels : int
-        1 (grayscale) or 3 (RGB).
+    pixel_format : PixelFormat
+        Sample type and channels, decided when the source is opened.
     layout : str
         Axis order of the stored data: ``"YX"``, ``"YXS"`` or ``"SYX"``.
     """
 
     shape: tuple[int, int]
-    channels: int
+    pixel_format: PixelFormat
     layout: str
     description: str = "image"
+
+    @property
+    def channels(self) -> int:
+        """Channels per pixel (from :attr:`pixel_format`)."""
+        return self.pixel_format.channels
 
     @abstractmethod
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Raw stored data of rows ``y0:y1`` and columns ``x0:x1`` in the stored layout."""
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """Rows ``y0:y1``, columns ``x0:x1`` as ``(h, w, channels)`` uint8 (in-bounds)."""
+        """Rows ``y0:y1``, columns ``x0:x1`` as ``(h, w, channels)`` samples (in-bounds)."""
         data = np.asarray(self._read(y0, y1, x0, x1))
         if self.layout == "YX":
             data = data[:, :, None]
@@ -102,23 +106,22 @@ class Source(ABC):
         cols = np.clip(np.arange(x0, x1), 0, w - 1) - rx0
         return data[rows][:, cols]
 
-    def _set_geometry(self, shape: tuple[int, ...], layout: str | None, axes: str | None = None) -> None:
-        """Set ``layout``, ``shape`` and ``channels`` from the stored array's shape, then check."""
+    def _set_geometry(self, shape: tuple[int, ...], dtype: object, layout: str | None, axes: str | None = None) -> None:
+        """Decide ``layout``, ``shape`` and ``pixel_format`` from the stored array's shape and
+        dtype (the one place where input is normalised)."""
         self.layout = normalise_layout(tuple(shape), axes or layout, self.description)
         ydim = self.layout.index("Y")
         self.shape = (int(shape[ydim]), int(shape[ydim + 1]))
-        self.channels = 1 if self.layout == "YX" else int(shape[self.layout.index("S")])
-        self.check()
+        if min(self.shape) < 1:
+            raise SourceError(f"{self.description} is empty (shape {self.shape})")
+        channels = 1 if self.layout == "YX" else int(shape[self.layout.index("S")])
+        try:
+            self.pixel_format = PixelFormat.for_samples(dtype, channels, self.description)
+        except PixelFormatError as exc:
+            raise SourceError(str(exc)) from None
 
     def _read_stored(self, array: object, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1``, columns ``x0:x1`` of a stored array in this source's layout."""
         if self.layout == "SYX":
             return array[:, y0:y1, x0:x1]  # type: ignore[index]
         return array[y0:y1, x0:x1]  # type: ignore[index]
-
-    def check(self) -> None:
-        """Validate shape and channels (called by implementations after opening)."""
-        if self.channels not in (1, 3):
-            raise SourceError(f"{self.description} has {self.channels} channels; use 1 or 3")
-        if min(self.shape) < 1:
-            raise SourceError(f"{self.description} is empty (shape {self.shape})")

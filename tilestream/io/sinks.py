@@ -16,8 +16,9 @@ import numpy as np
 
 from tilestream.errors import TilestreamError
 from tilestream.geometry import Window
+from tilestream.pixels import PixelFormat
 
-__all__ = ["Sink", "TiffSink", "ZarrSink", "prepare_output"]
+__all__ = ["Sink", "TiffSink", "ZarrSink", "prepare_output", "sink_for"]
 
 
 def prepare_output(path: str, overwrite: bool) -> None:
@@ -43,12 +44,13 @@ def _replace(tmp: str, path: str) -> None:
 
 
 class Sink(ABC):
-    """Consumes ``(window, block)`` pairs of a ``shape`` image, row-major, then commits."""
+    """Consumes ``(window, (h, w, C) samples)`` pairs of a ``shape`` image, row-major, then
+    commits. Samples and the written image follow the :class:`PixelFormat`."""
 
-    def __init__(self, path: str, shape: tuple[int, int], channels: int, block: int):
+    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int):
         self.path = os.fspath(path)
         self.shape = shape
-        self.channels = channels
+        self.pixel_format = pixel_format
         self.block = block
         self.tmp = f"{self.path}.partial-{os.getpid()}"
 
@@ -72,22 +74,21 @@ class TiffSink(Sink):
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import tifffile
 
-        b, c = self.block, self.channels
+        b, fmt = self.block, self.pixel_format
 
         def tiles() -> Iterator[np.ndarray]:
             for _, data in blocks:
-                tile = np.zeros((b, b, c), np.uint8)
-                tile[: data.shape[0], : data.shape[1]] = data.reshape(data.shape[0], data.shape[1], c)
-                yield tile if c == 3 else tile[:, :, 0]
+                tile = np.zeros((b, b, fmt.channels), fmt.dtype)
+                tile[: data.shape[0], : data.shape[1]] = data
+                yield fmt.squeeze(tile)
 
-        shape = (*self.shape, 3) if c == 3 else self.shape
         with tifffile.TiffWriter(self.tmp, bigtiff=True) as tif:
             tif.write(
                 tiles(),
-                shape=shape,
-                dtype=np.uint8,
+                shape=fmt.image_shape(*self.shape),
+                dtype=fmt.dtype,
                 tile=(b, b),
-                photometric="rgb" if c == 3 else "minisblack",
+                photometric=fmt.photometric,
                 metadata=None,
             )
 
@@ -98,10 +99,16 @@ class ZarrSink(Sink):
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import zarr
 
-        c = self.channels
-        shape = (*self.shape, 3) if c == 3 else self.shape
-        chunks = (self.block, self.block, 3) if c == 3 else (self.block, self.block)
-        arr = zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype="uint8", zarr_format=3)
+        fmt = self.pixel_format
+        shape = fmt.image_shape(*self.shape)
+        chunks = fmt.image_shape(self.block, self.block)
+        arr = zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3)
         for window, data in blocks:
             ys, xs = window.to_slices()
-            arr[ys, xs] = data if c == 3 else data[..., 0]
+            arr[ys, xs] = fmt.squeeze(data)
+
+
+def sink_for(path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int) -> Sink:
+    """A :class:`TiffSink` for ``*.tif`` / ``*.tiff``, otherwise a :class:`ZarrSink`."""
+    kind = TiffSink if path.lower().endswith((".tif", ".tiff")) else ZarrSink
+    return kind(path, shape, pixel_format, block)

@@ -44,15 +44,7 @@ class TiffSource(Source):
                 f"input {self.path!r} is not a readable TIFF image ({exc}); pass a TIFF, a zarr "
                 f"array or an array"
             ) from exc
-        if np.dtype(dtype) != np.uint8:
-            raise SourceError(
-                f"{self.description} has dtype {np.dtype(dtype)}; tilestream codes uint8 "
-                f"images; convert it to 8 bits per sample first"
-            )
-        self._set_geometry(shape, None, axes)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        self._set_geometry(shape, dtype, None, axes)
 
     def _array(self) -> Any:
         import tifffile

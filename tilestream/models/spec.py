@@ -22,7 +22,7 @@ from tilestream.errors import TilestreamError, UnknownModelError
 from tilestream.models.compat import compressai
 from tilestream.models.registry import build_model, model_names
 
-__all__ = ["ModelSpec", "WeightsError", "load_model", "weights_sha256", "spec_for"]
+__all__ = ["ModelSpec", "WeightsError", "load_model", "read_checkpoint", "spec_for", "weights_sha256"]
 
 _CACHE: dict[tuple[str, str], nn.Module] = {}
 _LOCK = threading.Lock()
@@ -81,7 +81,9 @@ def _registry_name(model: nn.Module) -> str:
     )
 
 
-def _read_checkpoint(path: str) -> dict[str, Any]:
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """A state dict of tensors from ``path`` (bare or under ``"state_dict"``), loaded with
+    ``weights_only=True``; raises :class:`WeightsError` naming the file and the fix."""
     if not os.path.isfile(path):
         raise WeightsError(f"checkpoint {path!r} does not exist; pass the path of a state dict")
     try:
@@ -168,7 +170,7 @@ class ModelSpec:
             model = _from_state(self.name, self.quality, state, "the given model's weights")
         elif self.checkpoint is not None:
             model = _from_state(
-                self.name, self.quality, _read_checkpoint(self.checkpoint),
+                self.name, self.quality, read_checkpoint(self.checkpoint),
                 f"checkpoint {self.checkpoint!r}",
             )
         elif self.pretrained:

@@ -96,7 +96,7 @@ def train(
     """
     import sys
 
-    from tilestream.models.spec import _read_checkpoint
+    from tilestream.models.spec import read_checkpoint
 
     if cfg.steps < 1:
         raise TilestreamError(f"--steps must be >= 1, got {cfg.steps}")
@@ -116,7 +116,7 @@ def train(
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         start = int(state["step"])
     elif init is not None:
-        model.load_state_dict(_read_checkpoint(init))
+        model.load_state_dict(read_checkpoint(init))
     sampler = CropSampler(files, cfg.crop, seed=cfg.seed + start, preload=cfg.steps - start > 50)
     criterion = compressai().losses.RateDistortionLoss(lmbda=cfg.lmbda)
     meta = {

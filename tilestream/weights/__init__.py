@@ -27,7 +27,6 @@ __all__ = [
     "bundled_path",
     "load_bundled_state",
     "manifest",
-    "pack_checkpoint",
 ]
 
 DEFAULT_MODEL = "mbt2018-mean"
@@ -71,21 +70,3 @@ def load_bundled_state(quality: int) -> dict[str, torch.Tensor]:
     """State dict of the bundled model at ``quality`` (float16 weights widened to float32)."""
     state = torch.load(bundled_path(quality), map_location="cpu", weights_only=True)["state_dict"]
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()}
-
-
-def pack_checkpoint(source: str | Path, target: str | Path) -> None:
-    """Store a trained checkpoint compactly: float16 weights, CDF tables recomputed for
-    the rounded weights (so the stored tables are exactly those of the loaded model)."""
-    from tilestream.models.registry import build_model
-    from tilestream.models.spec import _read_checkpoint
-
-    state = _read_checkpoint(str(source))
-    rounded = {k: v.half().float() if v.is_floating_point() else v for k, v in state.items()}
-    model = build_model(DEFAULT_MODEL, **DEFAULT_ARCH)
-    model.load_state_dict(rounded)
-    model.update(force=True)
-    packed = {
-        k: v.half() if v.is_floating_point() and not k.endswith(("_quantized_cdf", "_offset", "_cdf_length", "scale_table")) else v
-        for k, v in model.state_dict().items()
-    }
-    torch.save({"state_dict": packed}, target)

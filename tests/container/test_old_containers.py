@@ -1,0 +1,80 @@
+"""Containers written by earlier releases keep decoding, to the same pixels.
+
+``tests/data/containers-1.1`` holds containers written by tilestream 0.1.0 (format 1.1) from
+``src.png`` (a 100×150 crop of the ladybird photo; the gray one from its green channel) with
+``tilestream.testing.small_model`` weights (seed 0) at block 64, or the bundled default model,
+and the images that release decoded from them.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+import tilestream
+from tests.conftest import DATA
+from tilestream.container import ContainerReader
+from tilestream.testing import small_model
+
+OLD = DATA / "containers-1.1"
+
+
+def _model(name):
+    if name == "default":
+        return None
+    model = small_model(name)
+    model.update(force=True)
+    return model
+
+
+@pytest.mark.parametrize(
+    "container, name",
+    [
+        ("mbt2018-mean.tsz", "mbt2018-mean"),
+        ("cheng2020-anchor-checkerboard.tsz", "cheng2020-anchor-checkerboard"),
+        ("mbt2018.tsz", "mbt2018"),
+        ("default-q1-gray.tsz.zip", "default"),
+    ],
+)
+def test_format_1_1_containers_decode_to_what_their_release_decoded(tmp_path, container, name):
+    path = OLD / container
+    with ContainerReader(str(path)) as reader:
+        assert reader.meta.format_version == "1.1" and not reader.meta.pixel_format
+        fmt = reader.pixel_format  # derived from the 1.1 fields
+    model = _model(name)
+    tilestream.decode(path, tmp_path / "out.tif", model=model, progress=False)
+    expected = np.asarray(Image.open(OLD / container.replace(".tsz.zip", ".decoded.png").replace(".tsz", ".decoded.png")))
+    decoded = tifffile.imread(tmp_path / "out.tif")
+    assert decoded.shape == expected.shape == fmt.image_shape(100, 150)
+    np.testing.assert_array_equal(decoded, expected)
+
+
+@pytest.mark.parametrize("name", ["mbt2018-mean", "cheng2020-anchor-checkerboard"])
+def test_todays_encoder_writes_the_same_chunks_as_the_1_1_release(tmp_path, name):
+    source = np.asarray(Image.open(OLD / "src.png"))
+    model = _model(name)
+    tilestream.encode(source, tmp_path / "new.tsz", model=model, block=64, progress=False)
+    with ContainerReader(str(OLD / f"{name}.tsz")) as old, ContainerReader(str(tmp_path / "new.tsz")) as new:
+        assert old.meta.streams == new.meta.streams and new.meta.format_version == "1.2"
+        rows, cols = old.meta.grid_shape
+        for stream in old.meta.streams:
+            shape = old.meta.stream_grids.get(stream, (rows, cols))
+            for i in range(shape[0]):
+                for j in range(shape[1]):
+                    assert old.read(stream, i, j) == new.read(stream, i, j), (stream, i, j)
+
+
+def test_a_newer_major_format_is_refused_naming_the_fix(tmp_path):
+    import json
+
+    copy = tmp_path / "c.tsz"
+    shutil.copytree(OLD / "mbt2018-mean.tsz", copy)
+    meta = json.loads((copy / "zarr.json").read_text())
+    meta["attributes"]["format_version"] = "2.0"
+    (copy / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(tilestream.TilestreamError, match="uses container format 2.0, but this tilestream reads format 1.x"):
+        ContainerReader(str(copy))

@@ -1,0 +1,18 @@
+"""Moving chunk values between numpy (what tasks pass on) and torch (what models run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["to_numpy", "to_tensor"]
+
+
+def to_tensor(array: np.ndarray, device: str) -> torch.Tensor:
+    """``(C, h, w)`` array → ``(1, C, h, w)`` tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(array))[None].to(device)
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """``(1, C, h, w)`` tensor → ``(C, h, w)`` array on the CPU."""
+    return tensor[0].detach().cpu().numpy()

@@ -1,0 +1,158 @@
+"""Decode: open a container with its weights, and stream it block by block into a sink."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from tilestream.container import ContainerReader
+from tilestream.container.schema import ContainerError
+from tilestream.geometry import CodecLayout, Window
+from tilestream.io.sinks import prepare_output, sink_for
+from tilestream.models.spec import ModelSpec, WeightsError, spec_for
+from tilestream.pipeline.runtime import progress_bar, resolve_device, runner, wavefront_band
+from tilestream.pipeline.stages import decode_stages
+from tilestream.schedule import wavefront
+from tilestream.tasks import CodecContext
+
+__all__ = ["coded_context", "decode", "decode_blocks"]
+
+
+def _spec(reader: ContainerReader, model: nn.Module | str | None, checkpoint: Any) -> ModelSpec:
+    record = reader.meta.model
+    if model is None and record.get("bundled") and checkpoint is None:
+        spec, _ = spec_for(None, quality=record.get("quality"))
+    elif model is None or isinstance(model, str):
+        name = record["name"] if model is None else model
+        if name != record["name"]:
+            raise WeightsError(f"{reader.path!r} was encoded with {record['name']}, not {name}; omit --model")
+        spec, _ = spec_for(
+            name, quality=record.get("quality"), checkpoint=checkpoint,
+            pretrained=bool(record.get("pretrained")) and checkpoint is None,
+        )
+    else:
+        spec, _ = spec_for(model)
+    if spec.sha256 != record["sha256"]:
+        raise WeightsError(
+            f"{reader.path!r} was encoded with weights {record['sha256'][:12]}… "
+            f"({record['name']}, checkpoint {record.get('checkpoint')}), but the given weights "
+            f"are {spec.sha256[:12]}…; pass the same weights to decode"
+        )
+    return spec
+
+
+def coded_context(
+    reader: ContainerReader, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None
+) -> CodecContext:
+    """The task context for decoding ``reader``'s container: its weights (checked against
+    the SHA-256 it records), layout, pixel format and device.
+
+    Parameters
+    ----------
+    reader : ContainerReader
+        The open container.
+    model, checkpoint
+        The weights, when they are not the bundled ones or the recorded checkpoint (a
+        model object, or a checkpoint for the recorded model name).
+    device : str, optional
+        Torch device for decoding (default CPU).
+
+    Raises
+    ------
+    WeightsError
+        If the weights differ from the container's.
+    """
+    meta = reader.meta
+    spec = _spec(reader, model, checkpoint)
+    layout = CodecLayout(meta.image_shape, meta.block, align=meta.align)
+    if layout.padded_shape != meta.padded_shape or layout.grid_shape != meta.grid_shape:
+        raise ContainerError(f"{reader.path!r} has an inconsistent layout; re-encode it")
+    return CodecContext(spec, layout, resolve_device(device), None, reader.path, reader.pixel_format)
+
+
+def decode_blocks(
+    ctx: CodecContext,
+    *,
+    scheduler: Any = None,
+    progress: bool | None = None,
+    num_workers: int | None = None,
+) -> Iterator[tuple[Window, np.ndarray]]:
+    """Decoded blocks ``(window in image pixels, (h, w, C) samples)`` in row-major order."""
+    rows, cols = ctx.layout.grid_shape
+    stages = decode_stages(ctx)
+    update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "decode", progress)
+    band = wavefront_band(ctx.codec(), ctx.layout, num_workers)
+    try:
+        with runner(scheduler, num_workers) as run:
+            run.set_context(ctx)
+            for _, r, row in wavefront(stages, rows, cols, run, update, band=band):
+                for j, part in enumerate(row):
+                    yield ctx.layout.image_window(r, j).clip(ctx.layout.image_shape), part.value
+    finally:
+        close()
+
+
+def decode(
+    container: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    model: nn.Module | str | None = None,
+    checkpoint: Any = None,
+    device: Any = None,
+    scheduler: Any = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    region: tuple[int, int, int, int] | None = None,
+    num_workers: int | None = None,
+) -> str:
+    """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
+
+    Parameters
+    ----------
+    container : path
+        A container written by :func:`~tilestream.encode`.
+    output : path
+        ``*.tif`` / ``*.tiff`` for a tiled BigTIFF, anything else for a zarr v3 array.
+    model, checkpoint
+        The weights, when the container was not made with a named model's checkpoint that
+        is given again (they must hash to the container's SHA-256).
+    device : str, optional
+        Torch device (default CPU).
+    scheduler : str or distributed.Client, optional
+        A dask scheduler address or client; default: local threads.
+    overwrite : bool
+        Replace an existing output.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    region : tuple of int, optional
+        ``(y0, y1, x0, x1)``: decode only this region (only the chunks it needs).
+    num_workers : int, optional
+        Threads of the local scheduler.
+
+    Returns
+    -------
+    str
+        The output path.
+    """
+    from tilestream.pipeline.region import region_tiles, region_window
+
+    out = os.fspath(output)
+    prepare_output(out, overwrite)
+    with ContainerReader(container) as reader:
+        ctx = coded_context(reader, model, checkpoint, device)
+        block = reader.meta.block
+        if region is not None:
+            window = region_window(region, reader.meta.image_shape)
+            blocks = region_tiles(
+                ctx, window, block, scheduler=scheduler, progress=progress, num_workers=num_workers
+            )
+            shape = window.shape
+        else:
+            blocks = decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers)
+            shape = reader.meta.image_shape
+        sink_for(out, shape, ctx.pixel_format, block).consume(blocks)
+    return out

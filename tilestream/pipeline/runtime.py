@@ -1,0 +1,117 @@
+"""Where and how a job runs: the dask client, the torch device, progress, the wavefront band."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from tilestream.entropy import ChunkCodec
+from tilestream.errors import TilestreamError
+from tilestream.geometry import CodecLayout
+from tilestream.schedule import Runner
+
+__all__ = ["DEFAULT_BLOCK", "check_block", "open_client", "progress_bar", "resolve_device", "runner", "wavefront_band"]
+
+#: default block side in pixels: 512 keeps a block's activations around 0.5 GB for zoo models
+DEFAULT_BLOCK = 512
+
+
+def open_client(scheduler: Any) -> Any:
+    """A ``distributed.Client`` for an address or client, or ``None`` for local threads.
+
+    Raises
+    ------
+    TilestreamError
+        If a scheduler address cannot be reached.
+    """
+    if scheduler is None or scheduler == "threads":
+        return None
+    if isinstance(scheduler, str):
+        from distributed import Client
+
+        try:
+            return Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise TilestreamError(
+                f"cannot reach dask scheduler {scheduler!r} ({exc}); start one with "
+                f"'dask scheduler' or omit --scheduler to use local threads"
+            ) from exc
+    return scheduler
+
+
+@contextmanager
+def runner(scheduler: Any = None, num_workers: int | None = None) -> Iterator[Runner]:
+    """A :class:`~tilestream.schedule.Runner` for ``scheduler``; a client opened here from
+    an address is closed on exit."""
+    client = open_client(scheduler)
+    try:
+        yield Runner(client, num_workers)
+    finally:
+        if client is not None and client is not scheduler:
+            client.close()
+
+
+def resolve_device(device: str | torch.device | None) -> str:
+    """The torch device to run transforms on (default CPU), checked to exist here.
+
+    Raises
+    ------
+    TilestreamError
+        For a malformed device, CUDA without a GPU, or a GPU index this machine lacks.
+    """
+    if device is None:
+        return "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise TilestreamError(f"device {device!r} is not a torch device; use 'cpu' or 'cuda'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TilestreamError(f"device {device!r} was requested but CUDA is not available; use --device cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise TilestreamError(
+                f"device {device!r} does not exist: this machine has {count} CUDA device(s); use "
+                f"--device cuda:0" + (f" … cuda:{count - 1}" if count > 1 else "")
+            )
+    elif dev.type != "cpu":
+        raise TilestreamError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    return str(dev)
+
+
+def check_block(block: Any) -> int:
+    """Validate a block side: a positive multiple of 64 pixels."""
+    if isinstance(block, bool) or not isinstance(block, int) or block < 64 or block % 64:
+        raise TilestreamError(f"block {block!r} px is not a positive multiple of 64; use e.g. 256 or 512")
+    return block
+
+
+def progress_bar(total: int, label: str, enabled: bool | None, unit: str = "task") -> tuple[Callable[[int], None], Callable[[], None]]:
+    """``(update, close)`` of a progress bar on stderr (default: when it is a terminal)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return (lambda n: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit=unit, leave=False)
+    return bar.update, bar.close
+
+
+def wavefront_band(codec: ChunkCodec, layout: CodecLayout, num_workers: int | None) -> int:
+    """Block rows per wavefront step.
+
+    Enough rows that a step holds at least four tasks per worker (a narrow image would
+    otherwise leave workers idle at every step's barrier), and at least what the codec asks
+    for (a serial context skews consecutive strips). Memory stays bounded by a fixed number
+    of blocks per step, whatever the image size.
+    """
+    workers = num_workers or os.cpu_count() or 2
+    rows, cols = layout.grid_shape
+    band = max(-(-4 * workers // cols), codec.min_band(workers))
+    return max(1, min(band, rows))
