@@ -48,5 +48,5 @@ def test_upsampling_halo_of_transposed_convolutions():
     graph = chain([ConvTranspose(5, 2, 2, 1)] * 4)
     halo = axis_halo(graph)
     assert (halo.direction, halo.factor) == ("up", 16)
-    # output [16a, 16b) needs latent [a-1, b+2): derived by hand in DESIGN.md terms
+    # output [16a, 16b) needs latent [a-1, b+2): derived by hand with the paper's recursion
     assert (halo.before, halo.after) == (1, 2)
