@@ -24,7 +24,7 @@ def _normalise_index(key: Any, shape: tuple[int, int]) -> tuple[Window, tuple[An
         raise TilestreamError(f"too many indices {key!r}; index as img[y0:y1, x0:x1(, c)]")
     spatial = list(key[:2]) + [slice(None)] * (2 - len(key[:2]))
     bounds = []
-    squeeze = []
+    squeeze: list[Any] = []
     for axis, (item, size) in enumerate(zip(spatial, shape)):
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             i = int(item) + (size if item < 0 else 0)

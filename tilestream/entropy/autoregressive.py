@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tilestream.assemble import assemble, assemble_tiles
-from tilestream.entropy.base import ChunkCodec, CodingContext, Phase
+from tilestream.entropy.base import ChunkCodec, CodingContext, Phase, codec_as
 from tilestream.errors import UnsupportedModuleError
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import CodecLayout, Window
@@ -192,12 +192,6 @@ def _z_window_of_tile(ctx: CodingContext, grid: ShearedGrid, i: int, j: int) -> 
     return box if box.empty else ctx.z_window_for(box)
 
 
-def _codec(ctx: CodingContext) -> AutoregressiveCodec:
-    codec = ctx.codec()
-    if not isinstance(codec, AutoregressiveCodec):  # pragma: no cover - stages come from the codec
-        raise TypeError(f"{type(codec).__name__} is not a serial autoregressive codec")
-    return codec
-
 
 @torch.no_grad()
 def _tile_task(
@@ -208,7 +202,7 @@ def _tile_task(
 
     Returns the tile's ``ŷ`` on its bounding box (zero outside the tile).
     """
-    codec = _codec(ctx)
+    codec = codec_as(ctx, AutoregressiveCodec)
     lay = ctx.layout
     grid = codec.tiles(lay)
     box = grid.window(i, j)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from torch import Tensor, nn
@@ -39,7 +39,7 @@ from tilestream.assemble import assemble
 from tilestream.geometry import CodecLayout, Window
 from tilestream.stage import Grid, Index, Names, Stage
 
-__all__ = ["Z_STREAM", "ChunkCodec", "CodingContext", "Phase", "Store"]
+__all__ = ["Z_STREAM", "ChunkCodec", "CodingContext", "Phase", "Store", "codec_as"]
 
 #: the stream of the side information ``z``
 Z_STREAM = "z"
@@ -177,3 +177,14 @@ class ChunkCodec(ABC):
     def decode_z(self, data: bytes, shape: tuple[int, int]) -> Tensor:
         """Decode one ``z`` chunk of spatial ``shape`` into ``ẑ`` ``(1, C, h, w)``."""
         return self._bottleneck().decompress([data], shape)
+
+
+C = TypeVar("C", bound=ChunkCodec)
+
+
+def codec_as(ctx: CodingContext, kind: type[C]) -> C:
+    """The context's codec, which a codec's own tasks know to be of ``kind``."""
+    codec = ctx.codec()
+    if not isinstance(codec, kind):  # pragma: no cover - stages come from the codec itself
+        raise TypeError(f"{type(codec).__name__} is not a {kind.__name__}")
+    return codec

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from tilestream.assemble import assemble
-from tilestream.entropy.base import ChunkCodec, CodingContext
+from tilestream.entropy.base import ChunkCodec, CodingContext, codec_as
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import Interval, Window
 from tilestream.stage import Dep, Index, Names, Part, Stage, values
@@ -113,12 +113,6 @@ def _context_of(codec: PhasedCodec, y_window: Callable[[int, int], Window], k: i
     return window
 
 
-def _codec(ctx: CodingContext) -> PhasedCodec:
-    codec = ctx.codec()
-    if not isinstance(codec, PhasedCodec):  # pragma: no cover - stages come from the codec
-        raise TypeError(f"{type(codec).__name__} is not a phased codec")
-    return codec
-
 
 @torch.no_grad()
 def _params_task(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part]) -> Part:
@@ -133,7 +127,7 @@ def _phase_task(k: int, encoding: bool, ctx: CodingContext, i: int, j: int, para
     ``rest`` holds the previous phase's parts around the chunk (``k > 0``), then the
     chunk's ``y`` (encoding). Returns the chunk's ``ŷ`` through phase ``k``.
     """
-    codec = _codec(ctx)
+    codec = codec_as(ctx, PhasedCodec)
     lay = ctx.layout
     prev = rest[0] if k > 0 else None
     y = to_tensor(rest[-1][(i, j)].value, ctx.device) if encoding else None

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tilestream.entropy.base import ChunkCodec, CodingContext, Phase
+from tilestream.entropy.base import ChunkCodec, CodingContext, Phase, codec_as
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.stage import Dep, Index, Names, Part, Stage, values
 
@@ -54,12 +54,6 @@ class SingleStreamCodec(ChunkCodec):
         return [Stage(Names.YHAT, _decode_chunk, tuple(deps))]
 
 
-def _codec(ctx: CodingContext) -> SingleStreamCodec:
-    codec = ctx.codec()
-    if not isinstance(codec, SingleStreamCodec):  # pragma: no cover - stages come from the codec
-        raise TypeError(f"{type(codec).__name__} is not a single-stream codec")
-    return codec
-
 
 def _params(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part] | None) -> Tensor | None:
     if zs is None:
@@ -70,7 +64,7 @@ def _params(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part] | None) ->
 @torch.no_grad()
 def _encode_chunk(ctx: CodingContext, i: int, j: int, ys: dict[Index, Part], zs: dict[Index, Part] | None = None) -> Part:
     """Code ``y`` chunk ``(i, j)`` and write its bytes (no value is passed on)."""
-    data, _ = _codec(ctx).encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs))
+    data, _ = codec_as(ctx, SingleStreamCodec).encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs))
     return Part(_NOTHING, ctx.store().write(Y_STREAM, i, j, data))
 
 
@@ -79,4 +73,4 @@ def _decode_chunk(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part] | No
     """``ŷ`` of chunk ``(i, j)`` from its bytes (and the ``ẑ`` chunks around it)."""
     data = ctx.store().read(Y_STREAM, i, j)
     shape = ctx.layout.y_window(i, j).shape
-    return Part(to_numpy(_codec(ctx).decode_y(data, _params(ctx, i, j, zs), shape)))
+    return Part(to_numpy(codec_as(ctx, SingleStreamCodec).decode_y(data, _params(ctx, i, j, zs), shape)))
