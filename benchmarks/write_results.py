@@ -29,12 +29,13 @@ def _plot(name: str) -> str:
     return str(RESULTS / (name.replace(".png", "_quick.png") if QUICK else name))
 
 
-def _credit(name: str) -> str:
-    """Which machine produced a result file (recorded in it by ``common.save_json``)."""
-    data = _load(name) if name != "bytes_overhead.json" or not QUICK else None
-    if data is None and name == "bytes_overhead.json":
-        path = RESULTS / name
-        data = json.loads(path.read_text()) if path.exists() else None
+def _credit(name: str) -> str | None:
+    """Which machine produced a result file (recorded in it by ``common.save_json``);
+    ``None`` when there is no result file."""
+    path = RESULTS / (name.replace(".json", "_quick.json") if QUICK else name)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
     if isinstance(data, dict) and isinstance(data.get("machine"), dict):
         return f"Measured on: {describe_machine(data['machine'])}."
     return (
@@ -409,8 +410,9 @@ def main() -> None:
     )
     for section in sections:
         out = section()
-        if out:
-            out[1:1] = ["", _credit(SOURCES[section.__name__])]
+        credit = _credit(SOURCES[section.__name__])
+        if out and credit:
+            out[1:1] = ["", credit]
         lines += out
     target = RESULTS / "RESULTS_quick.md" if QUICK else HERE / "RESULTS.md"
     target.write_text("\n".join(lines).rstrip() + "\n")
