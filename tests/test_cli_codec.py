@@ -78,8 +78,8 @@ def test_progress_messages_and_no_warnings(setup):
          "does not exist"),
         (("encode", "{tmp}/ck.pt", "{tmp}/x.tsz", "--model", "bmshj2018-hyperprior", "--checkpoint", "{tmp}/ck.pt"),
          "neither a TIFF file nor a zarr array"),
-        (("encode", "{tmp}/u16.tif", "{tmp}/x.tsz", "--model", "bmshj2018-hyperprior", "--checkpoint", "{tmp}/ck.pt"),
-         "dtype uint16"),
+        (("encode", "{tmp}/i64.tif", "{tmp}/x.tsz", "--model", "bmshj2018-hyperprior", "--checkpoint", "{tmp}/ck.pt"),
+         "dtype int64; tilestream codes uint8, uint16"),
         (("encode", "{tmp}/in.tif", "{tmp}/x.tsz", "--model", "nonsense", "--checkpoint", "{tmp}/ck.pt"),
          "unknown model 'nonsense'"),
         (("encode", "{tmp}/in.tif", "{tmp}/x.tsz", "--model", "mbt2018-mean", "--checkpoint", "{tmp}/ck.pt"),
@@ -103,7 +103,7 @@ def test_user_errors_print_one_line_exit_2_and_write_nothing(setup, args, messag
     # in-process (the same main() the console script runs) to keep the suite fast; the
     # subprocess tests above and in test_cli.py cover the real entry point
     tmp, _ = setup
-    tifffile.imwrite(tmp / "u16.tif", np.zeros((20, 20, 3), np.uint16), photometric="rgb")
+    tifffile.imwrite(tmp / "i64.tif", np.zeros((20, 20), np.int64))
     if not (tmp / "newer.tsz").exists():
         enc = run("encode", tmp / "in.tif", tmp / "newer.tsz", "--model", "bmshj2018-hyperprior",
                   "--checkpoint", tmp / "ck.pt", "--block", "128", "--quiet")

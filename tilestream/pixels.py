@@ -1,24 +1,32 @@
 """The pixel format: how stored samples map to a model's input and back, decided once.
 
 A :class:`PixelFormat` is made when a source is opened (from its dtype and channel count),
-recorded in the container, and read back by the decoder; every dtype and channel decision
-between the source and the sink goes through it. Between the edges everything sees
-model-ready ``float32`` arrays ``(3, h, w)`` in ``[0, 1]``.
+completed by the encoder's statistics pass (:func:`~tilestream.io.stats.fit_value_range`:
+the value range of each band, for samples wider than 8 bits), recorded in the container,
+and read back by the decoder; every dtype and channel decision between the source and the
+sink goes through it. Between the edges everything sees model-ready ``float32`` arrays
+``(3, h, w)`` in ``[0, 1]``.
 
-Today's formats: uint8, one channel (grayscale, coded as three equal channels and restored
-as their mean) or three (RGB).
+Samples: uint8 (mapped from 0-255), uint16, int16, uint32, int32 and float32 (each band
+mapped linearly from its value range ``[lo, hi]`` onto ``[0, 1]``; values outside clip to
+it); float64 is read as float32. One channel (coded as three equal channels and restored
+as their mean) or three.
 
 >>> fmt = PixelFormat.for_samples("uint8", 1)
 >>> fmt.image_shape(4, 5)
 (4, 5)
 >>> fmt.to_model(np.full((2, 2, 1), 255, np.uint8)).shape
 (3, 2, 2)
+>>> PixelFormat("uint16", 1, ((100.0, 1100.0),)).from_model(np.full((3, 1, 1), 0.5, np.float32))[0, 0]
+array([600], dtype=uint16)
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import warnings
 
 import numpy as np
 
@@ -28,7 +36,17 @@ __all__ = ["PixelFormat", "PixelFormatError"]
 
 #: channels of the models' input
 MODEL_CHANNELS = 3
-_RANGES = {"uint8": (0.0, 255.0)}
+#: sample types coded, and the value range assumed before the statistics pass
+_RANGES: dict[str, tuple[float, float]] = {
+    "uint8": (0.0, 255.0),
+    "uint16": (0.0, 65535.0),
+    "int16": (-32768.0, 32767.0),
+    "uint32": (0.0, 4294967295.0),
+    "int32": (-2147483648.0, 2147483647.0),
+    "float32": (0.0, 1.0),
+}
+#: read as another type, with a warning
+_WIDENED = {"float64": "float32"}
 
 
 class PixelFormatError(TilestreamError):
@@ -45,15 +63,15 @@ class PixelFormat:
         Sample type of the image (``"uint8"``).
     channels : int
         Channels of the image (1: grayscale, 3: RGB).
-    value_range : tuple of float
-        Sample values mapped to the model's 0 and 1.
+    value_range : tuple of (float, float)
+        Per channel, the sample values mapped to the model's 0 and 1.
     nodata : float or None
         The value of pixels without data (``None``: every pixel is valid).
     """
 
     dtype: str = "uint8"
     channels: int = 3
-    value_range: tuple[float, float] = (0.0, 255.0)
+    value_range: tuple[tuple[float, float], ...] = ((0.0, 255.0),) * 3
     nodata: float | None = None
 
     def __post_init__(self) -> None:
@@ -68,45 +86,73 @@ class PixelFormat:
                 f"{self.channels} channels cannot be coded; tilestream codes grayscale or "
                 f"RGB (1 or 3); drop extra channels (e.g. alpha) first"
             )
-        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        ranges = tuple((float(lo), float(hi)) for lo, hi in self.value_range)
+        if len(ranges) != self.channels or any(not lo < hi for lo, hi in ranges):
+            raise PixelFormatError(
+                f"value range {ranges} does not give one increasing (lo, hi) pair per channel "
+                f"for {self.channels} channel(s)"
+            )
+        object.__setattr__(self, "value_range", ranges)
 
     @classmethod
     def for_samples(cls, dtype: Any, channels: int, what: str = "the image") -> PixelFormat:
         """The format of an image of ``dtype`` with ``channels``; raises naming ``what``."""
         name = np.dtype(dtype).name
+        if name in _WIDENED:
+            warnings.warn(f"{what} has dtype {name}; it is read and decoded as {_WIDENED[name]}", stacklevel=2)
+            name = _WIDENED[name]
         if name not in _RANGES:
             raise PixelFormatError(
                 f"{what} has dtype {name}; tilestream codes {', '.join(_RANGES)} images; convert "
-                f"it to 8 bits per sample first (e.g. array.astype('uint8') after scaling)"
+                f"it to one of them first (e.g. array.astype('float32'))"
             )
         if int(channels) not in (1, MODEL_CHANNELS):
             raise PixelFormatError(
                 f"{what} has {channels} samples per pixel; tilestream codes grayscale or RGB "
                 f"(1 or 3); drop extra channels (e.g. alpha) first"
             )
-        return cls(name, int(channels), _RANGES[name])
+        return cls(name, int(channels), (_RANGES[name],) * int(channels))
+
+    @property
+    def is_integer(self) -> bool:
+        """True for integer samples (decoded values are rounded and clipped to the type)."""
+        return np.issubdtype(np.dtype(self.dtype), np.integer)
+
+    def with_ranges(self, ranges: list[tuple[float, float]]) -> PixelFormat:
+        """This format with per-channel value ranges (from a statistics pass)."""
+        return PixelFormat(self.dtype, self.channels, tuple(ranges), self.nodata)
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.array([r[0] for r in self.value_range], np.float64)
+        span = np.array([r[1] - r[0] for r in self.value_range], np.float64)
+        return lo.astype(np.float32)[:, None, None], span.astype(np.float32)[:, None, None]
 
     # -- the two directions -----------------------------------------------------------
     def to_model(self, pixels: np.ndarray) -> np.ndarray:
         """``(h, w, channels)`` samples → ``(3, h, w)`` float32 in ``[0, 1]``."""
-        lo, hi = self.value_range
+        lo, span = self._affine()
         x = np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32)
-        if lo != 0.0:
-            x -= np.float32(lo)
-        x /= np.float32(hi - lo)
+        if np.any(lo != 0):
+            x -= lo
+        x /= span
+        if self.dtype != "uint8":  # outside the fitted range: clip (uint8 covers its range)
+            np.clip(x, 0.0, 1.0, out=x)
         if self.channels == 1:
             x = np.repeat(x, MODEL_CHANNELS, axis=0)
         return x
 
     def from_model(self, x: np.ndarray) -> np.ndarray:
         """``(3, h, w)`` model output → ``(h, w, channels)`` samples of :attr:`dtype`."""
-        lo, hi = self.value_range
+        lo, span = self._affine()
         x = np.clip(x, 0.0, 1.0)
         if self.channels == 1:
             x = x.mean(axis=0, keepdims=True, dtype=np.float32)
-        samples = np.round(x * np.float32(hi - lo))
-        if lo != 0.0:
-            samples += np.float32(lo)
+        if self.dtype == "uint8":  # x·255 in float32, exactly as CompressAI's own decoders
+            return np.round(x * span).astype(np.uint8).transpose(1, 2, 0)
+        samples = x.astype(np.float64) * span + lo  # float64: exact for 32-bit integers
+        if self.is_integer:
+            info = np.iinfo(np.dtype(self.dtype))
+            samples = np.clip(np.round(samples), info.min, info.max)
         return samples.astype(self.dtype).transpose(1, 2, 0)
 
     # -- shapes for sinks and readers -------------------------------------------------
@@ -127,12 +173,12 @@ class PixelFormat:
     def to_attrs(self) -> dict[str, Any]:
         """JSON-ready record."""
         attrs = asdict(self)
-        attrs["value_range"] = list(self.value_range)
+        attrs["value_range"] = [list(r) for r in self.value_range]
         return attrs
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> PixelFormat:
         """Parse a record written by :meth:`to_attrs`."""
-        dtype = str(attrs["dtype"])
-        lo, hi = attrs.get("value_range", _RANGES.get(dtype, (0.0, 1.0)))
-        return cls(dtype, int(attrs["channels"]), (float(lo), float(hi)), attrs.get("nodata"))
+        dtype, channels = str(attrs["dtype"]), int(attrs["channels"])
+        ranges = attrs.get("value_range") or [_RANGES.get(dtype, (0.0, 1.0))] * channels
+        return cls(dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"))

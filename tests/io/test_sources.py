@@ -93,8 +93,10 @@ def test_grayscale_sources_have_one_channel(tmp_path):
     [
         (lambda p: p / "missing.tif", "does not exist"),
         (lambda p: (p / "notes.txt").write_text("hello") and p / "notes.txt", "neither a TIFF file nor a zarr array"),
-        (lambda p: tifffile.imwrite(p / "u16.tif", np.zeros((20, 20, 3), np.uint16), photometric="rgb") or p / "u16.tif",
-         "dtype uint16; tilestream codes uint8"),
+        (lambda p: tifffile.imwrite(p / "i64.tif", np.zeros((20, 20), np.int64)) or p / "i64.tif",
+         "dtype int64; tilestream codes uint8, uint16, int16, uint32, int32, float32"),
+        (lambda p: np.zeros((20, 20), np.complex64), "dtype complex64"),
+        (lambda p: np.zeros((20, 20), bool), "dtype bool"),
         (lambda p: tifffile.imwrite(p / "rgba.tif", np.zeros((20, 20, 4), np.uint8), photometric="rgb", extrasamples=[2]) or p / "rgba.tif",
          "4 samples per pixel"),
         (lambda p: np.zeros((4, 20, 20, 3), np.uint8), "4 dimensions"),

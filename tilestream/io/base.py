@@ -82,8 +82,11 @@ class Source(ABC):
         """Raw stored data of rows ``y0:y1`` and columns ``x0:x1`` in the stored layout."""
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """Rows ``y0:y1``, columns ``x0:x1`` as ``(h, w, channels)`` samples (in-bounds)."""
+        """Rows ``y0:y1``, columns ``x0:x1`` as ``(h, w, channels)`` samples of
+        :attr:`pixel_format`'s dtype (in-bounds)."""
         data = np.asarray(self._read(y0, y1, x0, x1))
+        if data.dtype != self.pixel_format.dtype:  # float64 is read as float32
+            data = data.astype(self.pixel_format.dtype)
         if self.layout == "YX":
             data = data[:, :, None]
         elif self.layout == "SYX":

@@ -14,6 +14,7 @@ from tilestream.entropy import codec_for
 from tilestream.geometry import CodecLayout
 from tilestream.io.open import open_source
 from tilestream.io.sinks import prepare_output
+from tilestream.io.stats import fit_value_range
 from tilestream.models.registry import transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
@@ -62,8 +63,9 @@ def encode(
     Parameters
     ----------
     source : path, zarr.Array, numpy.ndarray, dask.array.Array or Source
-        A TIFF / BigTIFF (tiled or striped), a zarr array, or an array; uint8, grayscale
-        or RGB, axes YX, YXS or SYX. Read lazily, one block window at a time.
+        A TIFF / BigTIFF (tiled or striped), a zarr array, or an array; uint8, uint16,
+        int16, uint32, int32 or float32 (float64 read as float32), grayscale or three
+        bands, axes YX, YXS or SYX. Read lazily, one block window at a time.
     output : path
         Container to write: a folder (zarr v3 group) or a ``.zip`` file.
     model : nn.Module, str or None
@@ -96,7 +98,7 @@ def encode(
     spec, loaded = spec_for(model, quality=quality, checkpoint=checkpoint, pretrained=pretrained)
     codec = codec_for(loaded)
     layout = CodecLayout(src.shape, block, align=codec.align)
-    fmt = src.pixel_format
+    fmt = fit_value_range(src)  # the per-band mapping into the model's range (wide samples)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
         stream_grids=codec.stream_grids(layout),
