@@ -180,6 +180,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{args.input}")
     print(f"  format        tilestream {report['format_version']} (written by tilestream {report['tilestream_version']})")
     print(f"  image         {h} x {w}, {report['channels']} channel(s), {report['dtype']}")
+    ranges = report["pixel_format"]["value_range"]
+    print("  value range   " + ", ".join(f"band {c}: {lo:g}..{hi:g}" for c, (lo, hi) in enumerate(ranges)))
     print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")
     print(f"  weights       sha256 {model['sha256']}")
     print(f"  size          {report['bytes']} bytes, {report['bpp']:.4f} bpp")
