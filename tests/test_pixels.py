@@ -87,3 +87,56 @@ def test_wide_samples_round_trip_through_the_codec_in_their_own_dtype(tmp_path, 
     with tilestream.open(tmp_path / "c.tsz", model=model) as img:
         assert img.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(img[10:40, 20:90], decoded[10:40, 20:90])
+
+
+def _bands(image: np.ndarray, dtype: str) -> np.ndarray:
+    """Seven bands built from a real photo crop (no RD claim: a round trip)."""
+    p = image.astype(np.int64)
+    return np.concatenate([p * 200, p[..., ::-1] * 100 + 500, p[..., :1] * 50], axis=-1).astype(dtype)
+
+
+@pytest.mark.parametrize("count, dtype", [(7, "uint16"), (4, "uint8"), (2, "int16")])
+def test_more_than_three_bands_are_coded_in_groups_each_like_alone(tmp_path, count, dtype):
+    model = cached_model("mbt2018-mean")
+    image = _bands(photo("cups_190x250.png"), "int64")[..., :count]
+    image = (image % 256 if dtype == "uint8" else image).astype(dtype)
+    tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(image, -1, 0), photometric="minisblack", planarconfig="separate")
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
+    decoded = tifffile.imread(tmp_path / "out.tif")
+    assert decoded.shape == image.shape and decoded.dtype == image.dtype
+    with tilestream.open(tmp_path / "c.tsz", model=model) as img:
+        groups = img.pixel_format.band_groups()
+        assert len(groups) == -(-count // 3)
+        prefixes = [""] if len(groups) == 1 else [f"b{k}/" for k in range(len(groups))]
+        assert img.meta.streams == tuple(p + s for p in prefixes for s in ("z", "y"))
+        np.testing.assert_array_equal(img[30:100, 40:200], decoded[30:100, 40:200])
+        ranges = img.pixel_format.value_range
+    # each group decodes exactly as that group coded on its own (the image is smaller than
+    # the statistics sample, so every band's range is its exact min / max either way)
+    for bands in groups:
+        sub = image[..., list(bands)]
+        source = open_source(sub if len(bands) > 1 else sub[..., 0], layout="YXS" if len(bands) > 1 else None)
+        assert fit_value_range(source).value_range == tuple(ranges[b] for b in bands)
+        tilestream.encode(source, tmp_path / "g.tsz", model=model, block=64, progress=False, overwrite=True)
+        tilestream.decode(tmp_path / "g.tsz", tmp_path / "g.tif", model=model, progress=False, overwrite=True)
+        alone = tifffile.imread(tmp_path / "g.tif").reshape(*image.shape[:2], len(bands))
+        np.testing.assert_array_equal(decoded[..., list(bands)], alone)
+
+
+def test_zarr_output_keeps_a_band_first_layout_and_names_its_axes(tmp_path):
+    import zarr
+
+    model = cached_model("mbt2018-mean")
+    image = np.moveaxis(_bands(photo("cups_190x250.png"), "uint16")[..., :5], -1, 0)  # (5, H, W)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.zarr", model=model, progress=False)
+    out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert tuple(out.metadata.dimension_names) == ("band", "y", "x")
+    # a zarr array naming its axes is read in that order, even when the shape is ambiguous
+    named = zarr.create_array(str(tmp_path / "named.zarr"), shape=(20, 5, 20), dtype="uint8", dimension_names=("y", "band", "x"))
+    with pytest.raises(tilestream.TilestreamError, match="axes 'YSX'"):
+        open_source(named)
+    ok = zarr.create_array(str(tmp_path / "ok.zarr"), shape=(20, 20, 5), dtype="uint8", dimension_names=("band", "y", "x"))
+    assert open_source(ok).layout == "SYX"

@@ -7,7 +7,8 @@ and read back by the decoder; every dtype and channel decision between the sourc
 sink goes through it. Between the edges everything sees model-ready ``float32`` arrays
 ``(3, h, w)`` in ``[0, 1]``.
 
-Samples: uint8 (mapped from 0-255), uint16, int16, uint32, int32 and float32 (each band
+Bands: any number, coded three at a time (:meth:`PixelFormat.band_groups`); a group of
+fewer than three repeats its last band. Samples: uint8 (mapped from 0-255), uint16, int16, uint32, int32 and float32 (each band
 mapped linearly from its value range ``[lo, hi]`` onto ``[0, 1]``; values outside clip to
 it); float64 is read as float32. One channel (coded as three equal channels and restored
 as their mean) or three.
@@ -81,11 +82,8 @@ class PixelFormat:
                 f"{', '.join(_RANGES)} images; convert to 8 bits per sample first (e.g. "
                 f"array.astype('uint8') after scaling)"
             )
-        if self.channels not in (1, MODEL_CHANNELS):
-            raise PixelFormatError(
-                f"{self.channels} channels cannot be coded; tilestream codes grayscale or "
-                f"RGB (1 or 3); drop extra channels (e.g. alpha) first"
-            )
+        if self.channels < 1:
+            raise PixelFormatError(f"{self.channels} channels cannot be coded; an image has at least one band")
         ranges = tuple((float(lo), float(hi)) for lo, hi in self.value_range)
         if len(ranges) != self.channels or any(not lo < hi for lo, hi in ranges):
             raise PixelFormatError(
@@ -106,11 +104,6 @@ class PixelFormat:
                 f"{what} has dtype {name}; tilestream codes {', '.join(_RANGES)} images; convert "
                 f"it to one of them first (e.g. array.astype('float32'))"
             )
-        if int(channels) not in (1, MODEL_CHANNELS):
-            raise PixelFormatError(
-                f"{what} has {channels} samples per pixel; tilestream codes grayscale or RGB "
-                f"(1 or 3); drop extra channels (e.g. alpha) first"
-            )
         return cls(name, int(channels), (_RANGES[name],) * int(channels))
 
     @property
@@ -122,6 +115,19 @@ class PixelFormat:
         """This format with per-channel value ranges (from a statistics pass)."""
         return PixelFormat(self.dtype, self.channels, tuple(ranges), self.nodata)
 
+    def band_groups(self) -> list[tuple[int, ...]]:
+        """The bands coded together, three at a time (the model's input channels); the last
+        group may hold fewer, its last band repeated to fill the model's input.
+
+        >>> PixelFormat.for_samples("uint16", 7).band_groups()
+        [(0, 1, 2), (3, 4, 5), (6,)]
+        """
+        return [tuple(range(g, min(g + MODEL_CHANNELS, self.channels))) for g in range(0, self.channels, MODEL_CHANNELS)]
+
+    def group(self, bands: tuple[int, ...]) -> PixelFormat:
+        """The format of the image made of ``bands`` (one of :meth:`band_groups`)."""
+        return PixelFormat(self.dtype, len(bands), tuple(self.value_range[b] for b in bands), self.nodata)
+
     def _affine(self) -> tuple[np.ndarray, np.ndarray]:
         lo = np.array([r[0] for r in self.value_range], np.float64)
         span = np.array([r[1] - r[0] for r in self.value_range], np.float64)
@@ -129,7 +135,9 @@ class PixelFormat:
 
     # -- the two directions -----------------------------------------------------------
     def to_model(self, pixels: np.ndarray) -> np.ndarray:
-        """``(h, w, channels)`` samples → ``(3, h, w)`` float32 in ``[0, 1]``."""
+        """``(h, w, channels)`` samples → ``(3, h, w)`` float32 in ``[0, 1]``; fewer than 3
+        channels are filled up by repeating the last one."""
+        self._check_model_channels()
         lo, span = self._affine()
         x = np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32)
         if np.any(lo != 0):
@@ -137,16 +145,20 @@ class PixelFormat:
         x /= span
         if self.dtype != "uint8":  # outside the fitted range: clip (uint8 covers its range)
             np.clip(x, 0.0, 1.0, out=x)
-        if self.channels == 1:
-            x = np.repeat(x, MODEL_CHANNELS, axis=0)
+        if self.channels < MODEL_CHANNELS:
+            x = np.concatenate([x, np.repeat(x[-1:], MODEL_CHANNELS - self.channels, axis=0)])
         return x
 
     def from_model(self, x: np.ndarray) -> np.ndarray:
-        """``(3, h, w)`` model output → ``(h, w, channels)`` samples of :attr:`dtype`."""
+        """``(3, h, w)`` model output → ``(h, w, channels)`` samples of :attr:`dtype` (a
+        repeated last channel is restored as the mean of its copies)."""
+        self._check_model_channels()
         lo, span = self._affine()
         x = np.clip(x, 0.0, 1.0)
-        if self.channels == 1:
-            x = x.mean(axis=0, keepdims=True, dtype=np.float32)
+        n = self.channels
+        if n < MODEL_CHANNELS:
+            last = x[n - 1 :].mean(axis=0, keepdims=True, dtype=np.float32)
+            x = last if n == 1 else np.concatenate([x[: n - 1], last])
         if self.dtype == "uint8":  # x·255 in float32, exactly as CompressAI's own decoders
             return np.round(x * span).astype(np.uint8).transpose(1, 2, 0)
         samples = x.astype(np.float64) * span + lo  # float64: exact for 32-bit integers
@@ -154,6 +166,13 @@ class PixelFormat:
             info = np.iinfo(np.dtype(self.dtype))
             samples = np.clip(np.round(samples), info.min, info.max)
         return samples.astype(self.dtype).transpose(1, 2, 0)
+
+    def _check_model_channels(self) -> None:
+        if self.channels > MODEL_CHANNELS:
+            raise PixelFormatError(
+                f"{self.channels} bands are coded in groups of {MODEL_CHANNELS}; map each of "
+                f"band_groups() separately"
+            )
 
     # -- shapes for sinks and readers -------------------------------------------------
     def image_shape(self, height: int, width: int) -> tuple[int, ...]:
@@ -167,7 +186,7 @@ class PixelFormat:
     @property
     def photometric(self) -> str:
         """TIFF photometric interpretation of decoded images."""
-        return "minisblack" if self.channels == 1 else "rgb"
+        return "rgb" if self.channels == MODEL_CHANNELS else "minisblack"
 
     # -- the container record ---------------------------------------------------------
     def to_attrs(self) -> dict[str, Any]:

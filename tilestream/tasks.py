@@ -10,7 +10,8 @@ the same function on the same window. Every task returns a :class:`~tilestream.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -35,7 +36,8 @@ __all__ = [
     "decode_hyper",
     "hyper_chunk",
     "synthesise",
-    "synthesise_block",
+    "synthesise_groups",
+    "synthesise_window",
 ]
 
 
@@ -50,6 +52,19 @@ class CodecContext:
     source: Source | None = None
     store_root: str | None = None
     pixel_format: PixelFormat = field(default_factory=PixelFormat)
+    #: the source bands this context codes (``None``: all of them, at most three)
+    bands: tuple[int, ...] | None = None
+    #: prefix of this context's streams (the band group's, ``"b1/"``; ``""`` for one group)
+    stream_prefix: str = ""
+
+    def band_groups(self) -> list[tuple[int, ...]]:
+        """The band groups of the image (one for up to three bands)."""
+        return self.pixel_format.band_groups()
+
+    def group(self, k: int) -> CodecContext:
+        """The context of band group ``k``: its bands, their pixel format, its streams."""
+        bands = self.band_groups()[k]
+        return replace(self, pixel_format=self.pixel_format.group(bands), bands=bands, stream_prefix=f"b{k}/")
 
     # -- cached per process ------------------------------------------------------------
     def model(self) -> torch.nn.Module:
@@ -68,7 +83,7 @@ class CodecContext:
         """The container's chunk bytes."""
         if self.store_root is None:  # pragma: no cover - every pipeline context has one
             raise ValueError("this context has no container")
-        return ChunkStore(self.store_root)
+        return ChunkStore(self.store_root, self.stream_prefix)
 
     # -- windows ----------------------------------------------------------------------
     def _plan(self, name: str, shape: tuple[int, int], out: Window) -> Window:
@@ -110,6 +125,8 @@ def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
         raise ValueError("an encode context needs a source")
     win = ctx.image_window_for_y(i, j)
     pixels = ctx.source.read_padded(win.y.start, win.y.stop, win.x.start, win.x.stop)
+    if ctx.bands is not None:
+        pixels = pixels[..., list(ctx.bands)]
     x = to_tensor(ctx.pixel_format.to_model(pixels), ctx.device)
     return Part(to_numpy(run_window(ctx.graph("g_a"), x, win, ctx.layout.y_window(i, j), ctx.layout.padded_shape)))
 
@@ -145,11 +162,23 @@ def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarra
     return pixels[: real.y.size, : real.x.size]
 
 
-def synthesise_block(ctx: CodecContext, i: int, j: int, ys: dict[Index, Part]) -> Part:
-    """Pixels of image block ``(i, j)``."""
-    return Part(synthesise(ctx, ctx.layout.image_window(i, j), values(ys)))
+def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _: int, *ys: dict[Index, Part]) -> Part:
+    """Pixels of ``windows[n]`` (region decode: one target per window), from the ``ŷ``
+    parts of each band group."""
+    return Part(_bands(ctx, windows[n], ys))
 
 
-def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _: int, ys: dict[Index, Part]) -> Part:
-    """Pixels of ``windows[n]`` (region decode: one target per window)."""
-    return Part(synthesise(ctx, windows[n], values(ys)))
+def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part]) -> Part:
+    """Pixels of image block ``(i, j)`` from the ``ŷ`` parts of each band group."""
+    return Part(_bands(ctx, ctx.layout.image_window(i, j), ys))
+
+
+def _bands(ctx: CodecContext, window: Window, ys: tuple[dict[Index, Part], ...]) -> np.ndarray:
+    if len(ys) == 1:
+        return synthesise(ctx, window, values(ys[0]))
+    return np.concatenate([synthesise(ctx.group(k), window, values(y)) for k, y in enumerate(ys)], axis=-1)
+
+
+def in_group(k: int, fn: Callable[..., Part], ctx: CodecContext, *args: object) -> Part:
+    """Run a stage function of band group ``k`` with that group's context."""
+    return fn(ctx.group(k), *args)

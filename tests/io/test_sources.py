@@ -97,10 +97,10 @@ def test_grayscale_sources_have_one_channel(tmp_path):
          "dtype int64; tilestream codes uint8, uint16, int16, uint32, int32, float32"),
         (lambda p: np.zeros((20, 20), np.complex64), "dtype complex64"),
         (lambda p: np.zeros((20, 20), bool), "dtype bool"),
-        (lambda p: tifffile.imwrite(p / "rgba.tif", np.zeros((20, 20, 4), np.uint8), photometric="rgb", extrasamples=[2]) or p / "rgba.tif",
-         "4 samples per pixel"),
+        (lambda p: tifffile.imwrite(p / "vol.tif", np.zeros((2, 20, 20, 3), np.uint8), photometric="rgb") or p / "vol.tif",
+         "select one page or plane first"),
         (lambda p: np.zeros((4, 20, 20, 3), np.uint8), "4 dimensions"),
-        (lambda p: np.zeros((20, 20, 5), np.uint8), "expected \\(H, W\\), \\(H, W, 1\\|3\\)"),
+        (lambda p: np.zeros((20, 5, 20), np.uint8), "no axis is clearly its bands; pass layout="),
         (lambda p: [1, 2, 3], "cannot read an image from list"),
     ],
 )

@@ -59,12 +59,15 @@ class ChunkStore:
     Picklable: workers reopen the arrays themselves.
     """
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, prefix: str = ""):
         self.root = os.fspath(root)
+        #: prepended to stream names (the streams of one band group: ``"b1/"``)
+        self.prefix = prefix
 
     def _array(self, stream: str, mode: str) -> Any:
         import zarr
 
+        stream = self.prefix + stream
         try:  # a container replaced on disk (overwrite) must not be read through old handles
             st = os.stat(self.root)
             identity: tuple[int, int] = (st.st_ino, st.st_mtime_ns)
@@ -106,7 +109,7 @@ class ChunkStore:
         ContainerError
             If the chunk is missing, truncated, unreadable or fails its checksum.
         """
-        what = f"chunk {stream}[{i}, {j}]"
+        what = f"chunk {self.prefix}{stream}[{i}, {j}]"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -66,7 +66,7 @@ class ZarrSource(Source):
             arr = target
             self._array_obj = target
         self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
-        self._set_geometry(tuple(arr.shape), arr.dtype, layout)
+        self._set_geometry(tuple(arr.shape), arr.dtype, layout or axes_from_names(arr))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -83,3 +83,19 @@ class ZarrSource(Source):
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         return self._read_stored(self._array(), y0, y1, x0, x1)
+
+
+_AXIS_NAMES = {"y": "Y", "lat": "Y", "latitude": "Y", "row": "Y", "x": "X", "lon": "X", "longitude": "X",
+               "col": "X", "band": "S", "bands": "S", "c": "S", "channel": "S", "s": "S", "sample": "S"}
+
+
+def axes_from_names(arr: Any) -> str | None:
+    """The axis order a zarr array declares (zarr v3 ``dimension_names`` or the
+    ``_ARRAY_DIMENSIONS`` attribute of xarray's zarr v2 convention), if it names them all."""
+    names = getattr(getattr(arr, "metadata", None), "dimension_names", None)
+    if not names:
+        names = dict(getattr(arr, "attrs", {})).get("_ARRAY_DIMENSIONS")
+    if not names or any(n is None for n in names):
+        return None
+    axes = "".join(_AXIS_NAMES.get(str(n).lower(), "?") for n in names)
+    return axes if "?" not in axes else None

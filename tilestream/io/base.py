@@ -24,7 +24,12 @@ class SourceError(TilestreamError):
 def normalise_layout(shape: tuple[int, ...], axes: str | None, what: str) -> str:
     """Decide the axis order of an array of ``shape``: ``"YX"``, ``"YXS"`` or ``"SYX"``.
 
-    ``axes`` is the order the file declares (tifffile's series axes), if any.
+    ``axes`` is the order the file declares (tifffile's series axes) or the caller states,
+    if any; otherwise the band axis is the first or last one when it is 1 or 3 long or
+    clearly shorter than the two others.
+
+    >>> normalise_layout((7, 300, 400), None, "scene"), normalise_layout((300, 400, 4), None, "scene")
+    ('SYX', 'YXS')
     """
     if axes is not None:
         axes = axes.upper().replace("C", "S")
@@ -37,13 +42,14 @@ def normalise_layout(shape: tuple[int, ...], axes: str | None, what: str) -> str
     if len(shape) == 2:
         return "YX"
     if len(shape) == 3:
-        if shape[-1] in (1, 3):
+        first, h_or_w, last = shape
+        if last in (1, 3) or (last < first and last < h_or_w):
             return "YXS"
-        if shape[0] in (1, 3):
+        if first in (1, 3) or (first < h_or_w and first < last):
             return "SYX"
         raise SourceError(
-            f"{what} has shape {shape}; expected (H, W), (H, W, 1|3) or (1|3, H, W); drop "
-            f"extra channels (e.g. alpha) first"
+            f"{what} has shape {shape} and no axis is clearly its bands; pass layout='YXS' "
+            f"(bands last) or layout='SYX' (bands first)"
         )
     raise SourceError(
         f"{what} has {len(shape)} dimensions (shape {shape}); expected a 2-D image with "

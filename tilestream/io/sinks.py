@@ -89,26 +89,40 @@ class TiffSink(Sink):
                 dtype=fmt.dtype,
                 tile=(b, b),
                 photometric=fmt.photometric,
+                planarconfig="contig" if fmt.channels > 1 else None,
                 metadata=None,
             )
 
 
 class ZarrSink(Sink):
-    """A zarr v3 array ``(H, W, 3)`` or ``(H, W)`` chunked by block."""
+    """A zarr v3 array chunked by block: ``(H, W, C)`` or, for a source stored band by band
+    (``layout="SYX"``), ``(C, H, W)``; ``(H, W)`` for one band."""
+
+    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS"):
+        super().__init__(path, shape, pixel_format, block)
+        self.bands_first = layout == "SYX" and pixel_format.channels > 1
 
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import zarr
 
         fmt = self.pixel_format
-        shape = fmt.image_shape(*self.shape)
-        chunks = fmt.image_shape(self.block, self.block)
-        arr = zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3)
+        shape, chunks = fmt.image_shape(*self.shape), fmt.image_shape(self.block, self.block)
+        if self.bands_first:
+            shape, chunks = (shape[2], *shape[:2]), (chunks[2], *chunks[:2])
+        dims = ("band", "y", "x") if self.bands_first else ("y", "x", "band")[: len(shape)]
+        arr = zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
         for window, data in blocks:
             ys, xs = window.to_slices()
-            arr[ys, xs] = fmt.squeeze(data)
+            if self.bands_first:
+                arr[:, ys, xs] = np.moveaxis(data, -1, 0)
+            else:
+                arr[ys, xs] = fmt.squeeze(data)
 
 
-def sink_for(path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int) -> Sink:
-    """A :class:`TiffSink` for ``*.tif`` / ``*.tiff``, otherwise a :class:`ZarrSink`."""
-    kind = TiffSink if path.lower().endswith((".tif", ".tiff")) else ZarrSink
-    return kind(path, shape, pixel_format, block)
+def sink_for(path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS") -> Sink:
+    """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel-interleaved, whatever the
+    source's layout: a tile iterator writes every band of a tile at once), otherwise a
+    :class:`ZarrSink` in the source's axis order ``layout``."""
+    if path.lower().endswith((".tif", ".tiff")):
+        return TiffSink(path, shape, pixel_format, block)
+    return ZarrSink(path, shape, pixel_format, block, layout)

@@ -154,5 +154,5 @@ def decode(
         else:
             blocks = decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers)
             shape = reader.meta.image_shape
-        sink_for(out, shape, ctx.pixel_format, block).consume(blocks)
+        sink_for(out, shape, ctx.pixel_format, block, reader.meta.source_layout).consume(blocks)
     return out

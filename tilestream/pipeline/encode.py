@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -19,7 +19,7 @@ from tilestream.models.registry import transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
-from tilestream.pipeline.stages import encode_stages
+from tilestream.pipeline.stages import encode_stages, group_streams
 from tilestream.schedule import wavefront
 from tilestream.tasks import CodecContext
 
@@ -99,9 +99,10 @@ def encode(
     codec = codec_for(loaded)
     layout = CodecLayout(src.shape, block, align=codec.align)
     fmt = fit_value_range(src)  # the per-band mapping into the model's range (wide samples)
+    plan = CodecContext(spec, layout, dev, src, None, fmt)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
-        stream_grids=codec.stream_grids(layout),
+        stream_grids={p + k: v for p in group_streams(plan, ("",)) for k, v in codec.stream_grids(layout).items()},
         phases=codec.describe(),
         image_shape=src.shape,
         channels=fmt.channels,
@@ -113,7 +114,7 @@ def encode(
         y_shape=layout.y_shape,
         z_shape=layout.z_shape,
         grid_shape=layout.grid_shape,
-        streams=codec.streams,
+        streams=group_streams(plan, codec.streams),
         halos={name: transform_overlap(module, name)["halo"] for name, module in transforms(loaded).items()},
         source_layout=src.layout,
         tilestream_version=_version(),
@@ -122,7 +123,7 @@ def encode(
     rows, cols = layout.grid_shape
     with runner(scheduler, num_workers) as run:  # an unreachable scheduler fails before anything is written
         writer = ContainerWriter(out, meta)
-        ctx = CodecContext(spec, layout, dev, src, writer.tmp, fmt)
+        ctx = replace(plan, store_root=writer.tmp)
         stages = encode_stages(ctx)
         update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "encode", progress)
         stats: dict[str, int] = {}

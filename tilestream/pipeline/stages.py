@@ -4,10 +4,17 @@ The transforms frame every codec the same way: ``g_a`` (stage ``y``) and, with s
 information, ``h_a`` + coding of ``z`` before the codec's ``y`` stages; decoding ``ẑ`` before
 them and ``g_s`` after them. What happens in between is the codec's
 (:meth:`~tilestream.entropy.ChunkCodec.y_stages`); nothing here asks which family it is.
+
+An image of more than three bands is coded in band groups
+(:meth:`~tilestream.pixels.PixelFormat.band_groups`): every group runs the same stages under
+its own names and streams (prefix ``b{k}/``), in the same graph; ``g_s`` of a block reads
+the last stage of every group and joins their bands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 from tilestream import tasks
@@ -15,11 +22,38 @@ from tilestream.geometry import Window
 from tilestream.stage import Dep, Names, Stage
 from tilestream.tasks import CodecContext
 
-__all__ = ["decode_stages", "encode_stages", "latent_stages", "region_stages"]
+__all__ = ["decode_stages", "encode_stages", "group_streams", "latent_stages", "region_stages"]
 
 
-def encode_stages(ctx: CodecContext) -> list[Stage]:
-    """``g_a`` → (``h_a`` + ``z``) → the codec's ``y`` coding stages."""
+def _prefix(ctx: CodecContext) -> list[str]:
+    """Stage / stream prefix of each band group (none for a single group)."""
+    groups = ctx.band_groups()
+    return [""] if len(groups) == 1 else [f"b{k}/" for k in range(len(groups))]
+
+
+def _grouped(ctx: CodecContext, build: Callable[[CodecContext], list[Stage]]) -> list[list[Stage]]:
+    """``build(ctx)`` for each band group, renamed into its namespace."""
+    prefixes = _prefix(ctx)
+    if prefixes == [""]:
+        return [build(ctx)]
+    out = []
+    for k, prefix in enumerate(prefixes):
+        out.append([
+            replace(
+                s, name=prefix + s.name, fn=partial(tasks.in_group, k, s.fn),
+                deps=tuple(replace(d, stage=prefix + d.stage) for d in s.deps),
+            )
+            for s in build(ctx.group(k))
+        ])
+    return out
+
+
+def group_streams(ctx: CodecContext, streams: tuple[str, ...]) -> tuple[str, ...]:
+    """The container's streams: the codec's, once per band group."""
+    return tuple(prefix + s for prefix in _prefix(ctx) for s in streams)
+
+
+def _encode(ctx: CodecContext) -> list[Stage]:
     codec, lay = ctx.codec(), ctx.layout
     stages = [Stage(Names.Y, tasks.analyse_block)]
     if codec.has_hyperprior:
@@ -28,29 +62,45 @@ def encode_stages(ctx: CodecContext) -> list[Stage]:
     return stages + codec.y_stages(ctx, encoding=True)
 
 
-def latent_stages(ctx: CodecContext) -> list[Stage]:
-    """Decoding up to ``ŷ``: ``ẑ`` from its stream, then the codec's ``y`` stages; the last
-    stage's parts lie on the codec's latent grid."""
+def _latent(ctx: CodecContext) -> list[Stage]:
     codec = ctx.codec()
     stages = [Stage(Names.ZHAT, tasks.decode_hyper)] if codec.has_hyperprior else []
     return stages + codec.y_stages(ctx, encoding=False)
 
 
+def encode_stages(ctx: CodecContext) -> list[Stage]:
+    """``g_a`` → (``h_a`` + ``z``) → the codec's ``y`` coding stages (per band group)."""
+    return [s for group in _grouped(ctx, _encode) for s in group]
+
+
+def latent_stages(ctx: CodecContext) -> list[Stage]:
+    """Decoding up to ``ŷ``: ``ẑ`` from its stream, then the codec's ``y`` stages; the last
+    stage's parts lie on the codec's latent grid. One band group only (checks, benchmarks)."""
+    return _latent(ctx)
+
+
+def _synthesis(
+    ctx: CodecContext, need: Callable[[int, int], Window], shape: tuple[int, int]
+) -> tuple[list[Stage], tuple[Dep, ...]]:
+    """Every group's latent stages, and the deps of a ``g_s`` task on the last of each."""
+    groups = _grouped(ctx, _latent)
+    grid = ctx.codec().latent_grid(ctx.layout)
+    deps = tuple(Dep.through(g[-1].name, need, grid, shape) for g in groups)
+    return [s for g in groups for s in g], deps
+
+
 def decode_stages(ctx: CodecContext) -> list[Stage]:
-    """:func:`latent_stages`, then ``g_s`` per image block (emitted row by row)."""
+    """The latent stages of every band group, then ``g_s`` per image block (emitted row by row)."""
     lay = ctx.layout
-    stages = latent_stages(ctx)
     need = lambda i, j: ctx.y_window_for_pixels(lay.image_window(i, j))  # noqa: E731
-    grid = ctx.codec().latent_grid(lay)
-    dep = Dep.through(stages[-1].name, need, grid, lay.grid_shape)
-    return stages + [Stage(Names.PIXELS, tasks.synthesise_block, (dep,), emit=True)]
+    stages, deps = _synthesis(ctx, need, lay.grid_shape)
+    return stages + [Stage(Names.PIXELS, tasks.synthesise_groups, deps, emit=True)]
 
 
 def region_stages(ctx: CodecContext, windows: list[Window]) -> list[Stage]:
-    """:func:`latent_stages`, then ``g_s`` on each of ``windows`` (padded-image windows),
-    target ``(Names.REGION, (n, 0))`` for ``windows[n]``; for :func:`~tilestream.schedule.demand`."""
-    stages = latent_stages(ctx)
-    grid = ctx.codec().latent_grid(ctx.layout)
+    """The latent stages of every band group, then ``g_s`` on each of ``windows``
+    (padded-image windows), target ``(Names.REGION, (n, 0))`` for ``windows[n]``; for
+    :func:`~tilestream.schedule.demand`."""
     need = lambda n, _: ctx.y_window_for_pixels(windows[n])  # noqa: E731
-    dep = Dep.through(stages[-1].name, need, grid, (len(windows), 1))
-    return stages + [Stage(Names.REGION, partial(tasks.synthesise_window, tuple(windows)), (dep,))]
+    stages, deps = _synthesis(ctx, need, (len(windows), 1))
+    return stages + [Stage(Names.REGION, partial(tasks.synthesise_window, tuple(windows)), deps)]
