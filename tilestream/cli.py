@@ -180,6 +180,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{args.input}")
     print(f"  format        tilestream {report['format_version']} (written by tilestream {report['tilestream_version']})")
     print(f"  image         {h} x {w}, {report['channels']} channel(s), {report['dtype']}")
+    if report["georeferenced"]:
+        crs = f"EPSG:{report['crs_epsg']}" if report["crs_epsg"] else "CRS without an EPSG code"
+        size = report["pixel_size"]
+        print(f"  georeference  {crs}" + (f", pixel {size[0]:g} x {size[1]:g}" if size else ""))
     ranges = report["pixel_format"]["value_range"]
     print("  value range   " + ", ".join(f"band {c}: {lo:g}..{hi:g}" for c, (lo, hi) in enumerate(ranges)))
     print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")

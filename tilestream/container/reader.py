@@ -9,6 +9,7 @@ from typing import Any
 
 from tilestream.container.schema import ContainerError, ContainerMeta
 from tilestream.container.store import ChunkStore
+from tilestream.io import geotiff
 from tilestream.pixels import PixelFormat
 
 __all__ = ["ContainerReader"]
@@ -143,4 +144,7 @@ class ContainerReader:
                 for p in meta.phases
             ],
             "stream_grids": meta.stream_grids,
+            "georeferenced": "geotiff" in meta.source_metadata,
+            "crs_epsg": geotiff.epsg(meta.source_metadata.get("geotiff", {})),
+            "pixel_size": geotiff.pixel_size(meta.source_metadata.get("geotiff", {})),
         }

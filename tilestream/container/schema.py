@@ -5,7 +5,7 @@ A container is a zarr v3 group whose attributes hold :class:`ContainerMeta` (plu
 variable-length byte string per latent chunk (see the README's "The container" section).
 
 Versions: 1.0 (single-stream families), 1.1 (adds ``phases`` and ``stream_grids`` for
-context models), 1.2 (adds ``pixel_format``). A minor version only adds; a reader of 1.x
+context models), 1.2 (adds ``pixel_format`` and ``source_metadata``). A minor version only adds; a reader of 1.x
 reads every 1.y and refuses another major version.
 """
 
@@ -56,6 +56,8 @@ class ContainerMeta:
     phases: list[dict[str, Any]] = field(default_factory=list)
     #: the pixel format (1.2; older containers: derived from ``dtype`` and ``channels``)
     pixel_format: dict[str, Any] = field(default_factory=dict)
+    #: source metadata written back by sinks (1.2: ``{"geotiff": {tag: value}}``)
+    source_metadata: dict[str, Any] = field(default_factory=dict)
 
     def pixels(self) -> PixelFormat:
         """The image's :class:`~tilestream.pixels.PixelFormat`."""

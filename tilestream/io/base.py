@@ -8,6 +8,7 @@ it is opened, and every read returns ``(h, w, channels)`` samples.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,8 @@ class Source(ABC):
     shape: tuple[int, int]
     pixel_format: PixelFormat
     layout: str
+    #: source metadata carried to decoded outputs as plain data (``{"geotiff": {...}}``)
+    metadata: dict[str, Any] = {}
     description: str = "image"
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 
 from tilestream.errors import TilestreamError
 from tilestream.geometry import Window
+from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
 
 __all__ = ["Sink", "TiffSink", "ZarrSink", "prepare_output", "sink_for"]
@@ -69,7 +70,12 @@ class Sink(ABC):
 
 
 class TiffSink(Sink):
-    """A tiled BigTIFF written tile by tile (tifffile with a tile iterator)."""
+    """A tiled BigTIFF written tile by tile (tifffile with a tile iterator), with the
+    source's GeoTIFF tags (``geotiff``: see :mod:`tilestream.io.geotiff`)."""
+
+    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None):
+        super().__init__(path, shape, pixel_format, block)
+        self.geotiff = geotiff or {}
 
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import tifffile
@@ -91,6 +97,7 @@ class TiffSink(Sink):
                 photometric=fmt.photometric,
                 planarconfig="contig" if fmt.channels > 1 else None,
                 metadata=None,
+                extratags=extratags(self.geotiff),
             )
 
 
@@ -119,10 +126,14 @@ class ZarrSink(Sink):
                 arr[ys, xs] = fmt.squeeze(data)
 
 
-def sink_for(path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS") -> Sink:
+def sink_for(
+    path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
+    metadata: dict | None = None,
+) -> Sink:
     """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel-interleaved, whatever the
-    source's layout: a tile iterator writes every band of a tile at once), otherwise a
-    :class:`ZarrSink` in the source's axis order ``layout``."""
+    source's layout: a tile iterator writes every band of a tile at once; with the source's
+    GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
+    order ``layout``."""
     if path.lower().endswith((".tif", ".tiff")):
-        return TiffSink(path, shape, pixel_format, block)
+        return TiffSink(path, shape, pixel_format, block, (metadata or {}).get("geotiff"))
     return ZarrSink(path, shape, pixel_format, block, layout)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tilestream.io.base import Source, SourceError
+from tilestream.io.geotiff import read_tags
 
 __all__ = ["TiffSource"]
 
@@ -39,12 +40,15 @@ class TiffSource(Source):
             with tifffile.TiffFile(self.path) as tif:
                 s = tif.series[series]
                 shape, axes, dtype = tuple(s.shape), s.axes, s.dtype
+                geotiff = read_tags(s.pages[0] if s.pages else tif.pages[0])
         except (tifffile.TiffFileError, IndexError, ValueError, OSError) as exc:
             raise SourceError(
                 f"input {self.path!r} is not a readable TIFF image ({exc}); pass a TIFF, a zarr "
                 f"array or an array"
             ) from exc
         self._set_geometry(shape, dtype, None, axes)
+        if geotiff:
+            self.metadata = {"geotiff": geotiff}
 
     def _array(self) -> Any:
         import tifffile

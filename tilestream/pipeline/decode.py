@@ -12,6 +12,7 @@ from torch import nn
 from tilestream.container import ContainerReader
 from tilestream.container.schema import ContainerError
 from tilestream.geometry import CodecLayout, Window
+from tilestream.io import geotiff
 from tilestream.io.sinks import prepare_output, sink_for
 from tilestream.models.spec import ModelSpec, WeightsError, spec_for
 from tilestream.pipeline.runtime import progress_bar, resolve_device, runner, wavefront_band
@@ -145,8 +146,11 @@ def decode(
     with ContainerReader(container) as reader:
         ctx = coded_context(reader, model, checkpoint, device)
         block = reader.meta.block
+        metadata = dict(reader.meta.source_metadata)
         if region is not None:
             window = region_window(region, reader.meta.image_shape)
+            if "geotiff" in metadata:
+                metadata["geotiff"] = geotiff.for_region(metadata["geotiff"], window.y.start, window.x.start)
             blocks = region_tiles(
                 ctx, window, block, scheduler=scheduler, progress=progress, num_workers=num_workers
             )
@@ -154,5 +158,5 @@ def decode(
         else:
             blocks = decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers)
             shape = reader.meta.image_shape
-        sink_for(out, shape, ctx.pixel_format, block, reader.meta.source_layout).consume(blocks)
+        sink_for(out, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
     return out

@@ -117,6 +117,7 @@ def encode(
         streams=group_streams(plan, codec.streams),
         halos={name: transform_overlap(module, name)["halo"] for name, module in transforms(loaded).items()},
         source_layout=src.layout,
+        source_metadata=dict(src.metadata),
         tilestream_version=_version(),
     )
     h, w = src.shape

@@ -1,0 +1,75 @@
+"""Georeferencing survives encode → decode, read back by GDAL (rasterio) as the independent
+reader; a region decode carries the region's own transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+import tilestream
+from tests.conftest import cached_model, photo
+
+rasterio = pytest.importorskip("rasterio")
+from rasterio.transform import Affine, from_origin  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """A GeoTIFF written by GDAL: a real photo crop as 3 uint16 bands in UTM 33N, nodata 0."""
+    tmp = tmp_path_factory.mktemp("geo")
+    bands = np.moveaxis(photo("cups_190x250.png").astype(np.uint16) * 100 + 7, -1, 0)
+    transform = from_origin(500_000.0, 5_200_000.0, 30.0, 30.0)
+    profile = dict(driver="GTiff", width=250, height=190, count=3, dtype="uint16", crs="EPSG:32633",
+                   transform=transform, nodata=0, tiled=True, blockxsize=64, blockysize=64)
+    with rasterio.open(tmp / "scene.tif", "w", **profile) as dst:
+        dst.write(bands)
+    model = cached_model("mbt2018-mean")
+    tilestream.encode(tmp / "scene.tif", tmp / "scene.tsz", model=model, block=64, progress=False)
+    return tmp, model, bands, transform
+
+
+def test_decoded_geotiff_has_the_sources_crs_transform_dtype_and_bands(scene, tmp_path):
+    tmp, model, bands, transform = scene
+    tilestream.decode(tmp / "scene.tsz", tmp_path / "out.tif", model=model, progress=False)
+    with rasterio.open(tmp / "scene.tif") as src, rasterio.open(tmp_path / "out.tif") as out:
+        assert out.crs == src.crs and out.crs.to_epsg() == 32633
+        assert out.transform.almost_equals(src.transform)
+        assert (out.count, out.dtypes, out.nodata) == (3, ("uint16",) * 3, 0)
+        decoded = out.read()
+    # the pixels are those of the same bands coded from an array (georeferencing is data only)
+    tilestream.encode(np.moveaxis(bands, 0, -1), tmp_path / "plain.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp_path / "plain.tsz", tmp_path / "plain.tif", model=model, progress=False)
+    np.testing.assert_array_equal(np.moveaxis(decoded, 0, -1), tifffile.imread(tmp_path / "plain.tif"))
+
+
+def test_a_region_carries_its_own_transform(scene, tmp_path):
+    tmp, model, bands, transform = scene
+    y0, y1, x0, x1 = 40, 120, 70, 200
+    tilestream.decode(tmp / "scene.tsz", tmp_path / "full.tif", model=model, progress=False)
+    tilestream.decode(tmp / "scene.tsz", tmp_path / "r.tif", model=model, region=(y0, y1, x0, x1), progress=False)
+    with rasterio.open(tmp_path / "r.tif") as r, rasterio.open(tmp_path / "full.tif") as full:
+        assert r.transform.almost_equals(transform @ Affine.translation(x0, y0))
+        assert r.crs == full.crs
+        np.testing.assert_array_equal(r.read(), full.read()[:, y0:y1, x0:x1])
+        # the same map coordinates name the same pixels
+        assert r.xy(0, 0) == pytest.approx(full.xy(y0, x0))
+
+
+def test_info_shows_the_crs_and_pixel_size(scene):
+    tmp, _, _, _ = scene
+    from tilestream.container import ContainerReader
+
+    with ContainerReader(str(tmp / "scene.tsz")) as reader:
+        summary = reader.summary()
+    assert summary["crs_epsg"] == 32633 and summary["pixel_size"] == (30.0, 30.0)
+    assert summary["dtype"] == "uint16" and summary["channels"] == 3
+
+
+def test_a_model_transformation_moves_with_the_region():
+    from tilestream.io.geotiff import for_region
+
+    m = [2.0, 0.5, 0.0, 100.0, 0.25, -3.0, 0.0, 50.0, 0, 0, 0, 0, 0, 0, 0, 1]
+    moved = for_region({"34264": m}, 10, 4)["34264"]
+    # the region's pixel (0, 0) is the image's (row 10, col 4)
+    assert moved[3] == 100.0 + 2.0 * 4 + 0.5 * 10 and moved[7] == 50.0 + 0.25 * 4 - 3.0 * 10

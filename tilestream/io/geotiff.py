@@ -1,0 +1,77 @@
+"""GeoTIFF georeferencing carried through the container as plain data.
+
+The tags GDAL and GIS read (ModelPixelScale 33550, ModelTiepoint 33922, ModelTransformation
+34264, GeoKeyDirectory 34735, GeoDoubleParams 34736, GeoAsciiParams 34737, GDAL_METADATA
+42112, GDAL_NODATA 42113) are read from the source's first page, recorded in the container
+and written back into decoded TIFFs; a region's tags are the source's, moved to the
+region's origin. Nothing else interprets them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["GEO_TAGS", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
+
+#: tag code → TIFF type letter for tifffile (d: DOUBLE, H: SHORT, s: ASCII)
+GEO_TAGS = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42112: "s", 42113: "s"}
+
+
+def read_tags(page: Any) -> dict[str, Any]:
+    """The georeferencing tags of a tifffile page, JSON-ready (``{"33922": [...], ...}``)."""
+    found: dict[str, Any] = {}
+    for code in GEO_TAGS:
+        tag = page.tags.get(code)
+        if tag is None:
+            continue
+        value = tag.value
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        found[str(code)] = value if isinstance(value, str) else [float(v) if GEO_TAGS[code] == "d" else int(v) for v in value]
+    return found
+
+
+def for_region(tags: dict[str, Any], y0: int, x0: int) -> dict[str, Any]:
+    """``tags`` of the region whose first pixel is ``(y0, x0)`` of the image."""
+    out = dict(tags)
+    if "33922" in out:  # tiepoints (I, J, K, X, Y, Z): raster coordinates move by the origin
+        points = list(out["33922"])
+        for n in range(0, len(points) - 5, 6):
+            points[n] -= x0
+            points[n + 1] -= y0
+        out["33922"] = points
+    if "34264" in out:  # 4×4 row-major model transformation: translate by the origin
+        m = list(out["34264"])
+        m[3] += m[0] * x0 + m[1] * y0
+        m[7] += m[4] * x0 + m[5] * y0
+        out["34264"] = m
+    return out
+
+
+def extratags(tags: dict[str, Any]) -> list[tuple[int, str, int, Any, bool]]:
+    """``tags`` as tifffile ``extratags``."""
+    out = []
+    for key, value in sorted(tags.items(), key=lambda kv: int(kv[0])):
+        code = int(key)
+        kind = GEO_TAGS[code]
+        out.append((code, kind, 0 if kind == "s" else len(value), value, True))
+    return out
+
+
+def epsg(tags: dict[str, Any]) -> int | None:
+    """The EPSG code of the CRS (projected, else geographic) in the GeoKeyDirectory."""
+    keys = tags.get("34735")
+    if not keys or len(keys) < 4:
+        return None
+    entries = {keys[n]: (keys[n + 1], keys[n + 3]) for n in range(4, 4 + 4 * keys[3], 4) if n + 3 < len(keys)}
+    for key in (3072, 2048):  # ProjectedCSTypeGeoKey, GeographicTypeGeoKey
+        location, value = entries.get(key, (None, None))
+        if location == 0 and value not in (None, 0, 32767):
+            return int(value)
+    return None
+
+
+def pixel_size(tags: dict[str, Any]) -> tuple[float, float] | None:
+    """``(x, y)`` pixel size in CRS units (ModelPixelScale), if recorded."""
+    scale = tags.get("33550")
+    return (float(scale[0]), float(scale[1])) if scale else None
