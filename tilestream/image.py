@@ -107,6 +107,13 @@ class CodedImage:
         full = self[:, :]
         return full.astype(dtype) if dtype is not None else full
 
+    def to_xarray(self) -> Any:
+        """A lazily decoded ``xarray.DataArray`` with dims ``(band, y, x)``, pixel-centre
+        coordinates and (with rioxarray) CRS and transform; see :mod:`tilestream.xarray_backend`."""
+        from tilestream.xarray_backend import to_xarray
+
+        return to_xarray(self)
+
     def to_dask(self) -> Any:
         """A lazy dask array, one chunk per block; each chunk decodes only what it needs."""
         import dask

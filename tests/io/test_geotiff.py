@@ -73,3 +73,36 @@ def test_a_model_transformation_moves_with_the_region():
     moved = for_region({"34264": m}, 10, 4)["34264"]
     # the region's pixel (0, 0) is the image's (row 10, col 4)
     assert moved[3] == 100.0 + 2.0 * 4 + 0.5 * 10 and moved[7] == 50.0 + 0.25 * 4 - 3.0 * 10
+
+
+xr = pytest.importorskip("xarray")
+pytest.importorskip("rioxarray")
+
+
+def test_to_xarray_has_pixel_centre_coordinates_crs_and_transform(scene):
+    tmp, model, bands, transform = scene
+    with tilestream.open(tmp / "scene.tsz", model=model) as img:
+        da = img.to_xarray()
+        assert da.dims == ("band", "y", "x") and da.shape == bands.shape and da.chunks is not None
+        with rasterio.open(tmp / "scene.tif") as src:
+            xs, _ = src.xy([0] * 250, list(range(250)))  # centres of row 0
+            _, ys = src.xy(list(range(190)), [0] * 190)  # centres of column 0
+        np.testing.assert_allclose(da.x.values, xs)
+        np.testing.assert_allclose(da.y.values, ys)
+        assert da.rio.crs.to_epsg() == 32633 and da.rio.transform().almost_equals(transform)
+        np.testing.assert_array_equal(da[:, 50:60, 70:90].values, np.moveaxis(img[50:60, 70:90], -1, 0))
+
+
+def test_the_xarray_backend_opens_a_container(scene, tmp_path):
+    tmp, model, bands, transform = scene
+    tilestream.decode(tmp / "scene.tsz", tmp_path / "full.tif", model=model, progress=False)
+    full = np.moveaxis(tifffile.imread(tmp_path / "full.tif"), -1, 0)
+    ds = xr.open_dataset(tmp / "scene.tsz", engine="tilestream", chunks={}, model=model)
+    try:
+        image = ds["image"]
+        assert image.dims == ("band", "y", "x") and image.chunks is not None
+        np.testing.assert_array_equal(image[:, 10:70, 100:180].values, full[:, 10:70, 100:180])
+        np.testing.assert_array_equal(image[1, 5, ::7].values, full[1, 5, ::7])
+        assert image.rio.crs.to_epsg() == 32633
+    finally:
+        ds.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GEO_TAGS", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
+__all__ = ["GEO_TAGS", "affine", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
 
 #: tag code → TIFF type letter for tifffile (d: DOUBLE, H: SHORT, s: ASCII)
 GEO_TAGS = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42112: "s", 42113: "s"}
@@ -75,3 +75,18 @@ def pixel_size(tags: dict[str, Any]) -> tuple[float, float] | None:
     """``(x, y)`` pixel size in CRS units (ModelPixelScale), if recorded."""
     scale = tags.get("33550")
     return (float(scale[0]), float(scale[1])) if scale else None
+
+
+def affine(tags: dict[str, Any]) -> tuple[float, float, float, float, float, float] | None:
+    """The pixel → map transform ``(a, b, c, d, e, f)``: ``x = a·col + b·row + c``,
+    ``y = d·col + e·row + f`` (pixel corners), from ModelTransformation or from one tiepoint
+    with ModelPixelScale; ``None`` without georeferencing (or with ground control points)."""
+    if "34264" in tags:
+        m = tags["34264"]
+        return (m[0], m[1], m[3], m[4], m[5], m[7])
+    points, scale = tags.get("33922"), tags.get("33550")
+    if points and scale and len(points) == 6:
+        i, j, _, x, y, _ = points
+        sx, sy = scale[0], scale[1]
+        return (sx, 0.0, x - i * sx, 0.0, -sy, y + j * sy)
+    return None
