@@ -17,3 +17,21 @@ find extract -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -
   cp -n "$f" "photos/$name"
 done
 echo "photos: $(ls photos | wc -l) files in $DEST/photos"
+
+# Real georeferenced rasters (Landsat 7-band uint8, SRTM int16 DEM, float32 elevation with
+# nodata, 3-band uint8 scenes with nodata) shipped in the PyPI package localtileserver.
+mkdir -p "$DEST/rasters" "$DEST/wheels"
+ls "$DEST"/wheels/localtileserver-*.whl >/dev/null 2>&1 || python -m pip download --no-deps -q -d "$DEST/wheels" localtileserver
+python - "$DEST" <<'PY'
+import sys, zipfile, glob, os
+dest = sys.argv[1]
+wheel = sorted(glob.glob(os.path.join(dest, "wheels", "localtileserver-*.whl")))[-1]
+with zipfile.ZipFile(wheel) as zf:
+    for name in zf.namelist():
+        if name.startswith("localtileserver/tiler/data/") and name.endswith(".tif"):
+            target = os.path.join(dest, "rasters", os.path.basename(name))
+            if not os.path.exists(target):
+                with open(target, "wb") as fh:
+                    fh.write(zf.read(name))
+PY
+echo "rasters: $(ls "$DEST/rasters" | wc -l) files in $DEST/rasters"

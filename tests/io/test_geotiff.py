@@ -106,3 +106,32 @@ def test_the_xarray_backend_opens_a_container(scene, tmp_path):
         assert image.rio.crs.to_epsg() == 32633
     finally:
         ds.close()
+
+
+RASTERS = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "rasters"
+
+
+@pytest.mark.parametrize(
+    "name, count, dtype",
+    [("landsat7band_128x160.tif", 7, "uint8"), ("srtm90_dem_128x160.tif", 1, "int16"),
+     ("co_elevation_f32_128x160.tif", 1, "float32")],
+)
+def test_real_rasters_keep_crs_transform_dtype_bands_and_nodata(tmp_path, name, count, dtype):
+    model = cached_model("mbt2018-mean")
+    tilestream.encode(RASTERS / name, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "r.tif", model=model, region=(30, 100, 50, 150), progress=False)
+    with rasterio.open(RASTERS / name) as src, rasterio.open(tmp_path / "out.tif") as out, rasterio.open(tmp_path / "r.tif") as r:
+        assert (out.count, out.dtypes[0]) == (src.count, src.dtypes[0]) == (count, dtype)
+        assert out.crs == src.crs and out.transform.almost_equals(src.transform)
+        assert out.nodata == src.nodata or (out.nodata is None and src.nodata is None)
+        assert r.transform.almost_equals(src.transform @ Affine.translation(50, 30)) and r.crs == src.crs
+        original, decoded = src.read().astype(np.float64), out.read().astype(np.float64)
+        np.testing.assert_array_equal(r.read(), out.read()[:, 30:100, 50:150])
+    # every band decodes inside its recorded value range (for wider types: the range the
+    # statistics pass found, which for a crop this small is the band's exact min / max)
+    with tilestream.open(tmp_path / "c.tsz", model=model) as img:
+        ranges = np.array(img.pixel_format.value_range)
+    assert (decoded.min(axis=(1, 2)) >= ranges[:, 0]).all() and (decoded.max(axis=(1, 2)) <= ranges[:, 1]).all()
+    if dtype != "uint8":
+        np.testing.assert_array_equal(ranges, np.stack([original.min(axis=(1, 2)), original.max(axis=(1, 2))], 1))
