@@ -140,3 +140,35 @@ def test_zarr_output_keeps_a_band_first_layout_and_names_its_axes(tmp_path):
         open_source(named)
     ok = zarr.create_array(str(tmp_path / "ok.zarr"), shape=(20, 20, 5), dtype="uint8", dimension_names=("band", "y", "x"))
     assert open_source(ok).layout == "SYX"
+
+
+@settings(max_examples=60, deadline=None)
+@given(dtype=st.sampled_from(INTEGER + ["float32"]), channels=st.integers(1, 5), data=st.data())
+def test_nodata_pixels_restore_exactly_and_no_valid_pixel_becomes_nodata(dtype, channels, data):
+    info = np.iinfo(dtype) if dtype != "float32" else None
+    nodata = float(info.min) if info is not None else -9999.0
+    elements = st.integers(int(info.min), int(info.max)) if info is not None else st.floats(-1e4, 1e4, width=32)
+    array = data.draw(hnp.arrays(dtype, (4, 5, channels), elements=elements))
+    holes = data.draw(hnp.arrays(bool, (4, 5)))
+    array[holes] = nodata
+    source = open_source(array, layout="YXS")
+    fmt = fit_value_range(source, source.pixel_format.with_nodata(nodata))
+    mask = fmt.mask(array)
+    np.testing.assert_array_equal(mask, holes | (array == np.asarray(nodata, dtype)).all(axis=-1))
+    for bands in fmt.band_groups():  # decode each group as the codec would, then restore
+        sub = fmt.group(bands)
+        x = sub.to_model(array[..., list(bands)])
+        assert np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+        if mask.any() and not mask.all():  # holes hold the band's fill, not the nodata value
+            lo, hi = np.array(sub.value_range).T
+            expected = (np.array(sub.fill) - lo) / (hi - lo)
+            np.testing.assert_allclose(x[: len(bands), mask].T, np.broadcast_to(expected, (mask.sum(), len(bands))), atol=1e-6)
+    decoded = np.concatenate([fmt.group(b).from_model(fmt.group(b).to_model(array[..., list(b)])) for b in fmt.band_groups()], -1)
+    restored = fmt.restore(decoded, mask)
+    assert (restored[mask] == np.asarray(nodata, dtype)).all()
+    assert not (restored[~mask] == np.asarray(nodata, dtype)).all(axis=-1).any()
+
+
+def test_a_nodata_value_the_type_cannot_hold_is_refused():
+    with pytest.raises(PixelFormatError, match="nodata -1 is not a value of uint8"):
+        PixelFormat.for_samples("uint8", 1).with_nodata(-1)

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("input", help="TIFF / BigTIFF file or zarr array")
     enc.add_argument("output", help="container: a folder, or a file ending in .zip")
     enc.add_argument("--block", type=int, default=None, help="block side in pixels, multiple of 64 (default 512)")
+    enc.add_argument("--nodata", type=float, default=None, help="value of pixels without data (default: the GDAL_NODATA tag)")
     _weights_args(enc, encode=True)
 
     dec = commands.add_parser("decode", help="decode a container into a tiled BigTIFF or zarr array")
@@ -153,6 +154,7 @@ def _encode(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         overwrite=args.overwrite,
         progress=_progress(args),
+        nodata=args.nodata,
     )
     if not args.quiet:
         h, w = result.image_shape

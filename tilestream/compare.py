@@ -14,17 +14,14 @@ from typing import Any
 import numpy as np
 
 from tilestream.errors import TilestreamError
+from tilestream.io.geotiff import gdal_nodata
 from tilestream.io.open import open_source
 
 __all__ = ["compare", "format_comparison"]
 
 
 def _nodata_of(source: Any) -> float | None:
-    text = getattr(source, "metadata", {}).get("geotiff", {}).get("42113")
-    try:
-        return float(str(text).strip("\x00 ")) if text is not None else None
-    except ValueError:
-        return None
+    return gdal_nodata(getattr(source, "metadata", {}).get("geotiff", {}))
 
 
 def compare(original: Any, decoded: Any, *, nodata: float | None = None, block: int = 1024) -> dict[str, Any]:

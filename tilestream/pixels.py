@@ -67,13 +67,19 @@ class PixelFormat:
     value_range : tuple of (float, float)
         Per channel, the sample values mapped to the model's 0 and 1.
     nodata : float or None
-        The value of pixels without data (``None``: every pixel is valid).
+        The value of pixels without data (``None``: every pixel is valid). A pixel is
+        without data when every band holds this value.
+    fill : tuple of float or None
+        Per band, the value nodata pixels are replaced by before encoding (the band's mean:
+        cheap to code, and the same wherever a window is read, so block-wise coding stays
+        exact).
     """
 
     dtype: str = "uint8"
     channels: int = 3
     value_range: tuple[tuple[float, float], ...] = ((0.0, 255.0),) * 3
     nodata: float | None = None
+    fill: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in _RANGES:
@@ -91,6 +97,17 @@ class PixelFormat:
                 f"for {self.channels} channel(s)"
             )
         object.__setattr__(self, "value_range", ranges)
+        if self.nodata is not None:
+            value = np.asarray(self.nodata, np.float64)
+            if not np.isfinite(value) or np.asarray(value.astype(self.dtype), np.float64) != value:
+                raise PixelFormatError(
+                    f"nodata {self.nodata!r} is not a value of {self.dtype} samples; pass --nodata "
+                    f"with a value the image's type can hold"
+                )
+        if self.fill is not None:
+            object.__setattr__(self, "fill", tuple(float(v) for v in self.fill))
+            if len(self.fill) != self.channels:
+                raise PixelFormatError(f"fill {self.fill} does not give one value per channel")
 
     @classmethod
     def for_samples(cls, dtype: Any, channels: int, what: str = "the image") -> PixelFormat:
@@ -111,9 +128,34 @@ class PixelFormat:
         """True for integer samples (decoded values are rounded and clipped to the type)."""
         return np.issubdtype(np.dtype(self.dtype), np.integer)
 
-    def with_ranges(self, ranges: list[tuple[float, float]]) -> PixelFormat:
-        """This format with per-channel value ranges (from a statistics pass)."""
-        return PixelFormat(self.dtype, self.channels, tuple(ranges), self.nodata)
+    def with_ranges(self, ranges: list[tuple[float, float]], fill: list[float] | None = None) -> PixelFormat:
+        """This format with per-channel value ranges (and nodata fill) from a statistics pass."""
+        return PixelFormat(self.dtype, self.channels, tuple(ranges), self.nodata, None if fill is None else tuple(fill))
+
+    def with_nodata(self, nodata: float | None) -> PixelFormat:
+        """This format with another nodata value."""
+        return PixelFormat(self.dtype, self.channels, self.value_range, nodata, None)
+
+    def mask(self, pixels: np.ndarray) -> np.ndarray:
+        """``(h, w)`` True where ``(h, w, channels)`` samples are nodata (all bands)."""
+        if self.nodata is None:
+            return np.zeros(pixels.shape[:2], bool)
+        return (pixels == np.asarray(self.nodata).astype(pixels.dtype)).all(axis=-1)
+
+    def restore(self, samples: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Decoded samples with nodata pixels put back exactly, and no valid pixel left
+        equal to the nodata value (moved by one step towards the value range)."""
+        if self.nodata is None:
+            return samples
+        nodata = np.asarray(self.nodata).astype(samples.dtype)
+        clash = (samples == nodata).all(axis=-1) & ~mask
+        if clash.any():
+            lo = self.value_range[0][0]
+            step = np.asarray(1 if self.is_integer else np.spacing(np.float32(abs(float(nodata)) or 1)), samples.dtype)
+            moved = nodata + step if float(nodata) <= lo else nodata - step
+            samples[clash, 0] = moved
+        samples[mask] = nodata
+        return samples
 
     def band_groups(self) -> list[tuple[int, ...]]:
         """The bands coded together, three at a time (the model's input channels); the last
@@ -126,7 +168,8 @@ class PixelFormat:
 
     def group(self, bands: tuple[int, ...]) -> PixelFormat:
         """The format of the image made of ``bands`` (one of :meth:`band_groups`)."""
-        return PixelFormat(self.dtype, len(bands), tuple(self.value_range[b] for b in bands), self.nodata)
+        fill = None if self.fill is None else tuple(self.fill[b] for b in bands)
+        return PixelFormat(self.dtype, len(bands), tuple(self.value_range[b] for b in bands), self.nodata, fill)
 
     def _affine(self) -> tuple[np.ndarray, np.ndarray]:
         lo = np.array([r[0] for r in self.value_range], np.float64)
@@ -139,6 +182,11 @@ class PixelFormat:
         channels are filled up by repeating the last one."""
         self._check_model_channels()
         lo, span = self._affine()
+        if self.fill is not None:
+            holes = self.mask(pixels)
+            if holes.any():
+                pixels = pixels.copy()
+                pixels[holes] = np.asarray(self.fill).astype(pixels.dtype)
         x = np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32)
         if np.any(lo != 0):
             x -= lo
@@ -193,6 +241,7 @@ class PixelFormat:
         """JSON-ready record."""
         attrs = asdict(self)
         attrs["value_range"] = [list(r) for r in self.value_range]
+        attrs["fill"] = None if self.fill is None else list(self.fill)
         return attrs
 
     @classmethod
@@ -200,4 +249,8 @@ class PixelFormat:
         """Parse a record written by :meth:`to_attrs`."""
         dtype, channels = str(attrs["dtype"]), int(attrs["channels"])
         ranges = attrs.get("value_range") or [_RANGES.get(dtype, (0.0, 1.0))] * channels
-        return cls(dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"))
+        fill = attrs.get("fill")
+        return cls(
+            dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"),
+            None if fill is None else tuple(fill),
+        )

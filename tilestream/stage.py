@@ -56,6 +56,8 @@ class Names:
     PIXELS = "pixels"
     #: ``g_s`` output on an arbitrary region window
     REGION = "region"
+    #: the nodata mask of an image block, coded losslessly (encode)
+    MASK = "mask"
 
     @staticmethod
     def phase(k: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+import zlib
 
 import numpy as np
 import torch
@@ -175,8 +176,44 @@ def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part])
 
 def _bands(ctx: CodecContext, window: Window, ys: tuple[dict[Index, Part], ...]) -> np.ndarray:
     if len(ys) == 1:
-        return synthesise(ctx, window, values(ys[0]))
-    return np.concatenate([synthesise(ctx.group(k), window, values(y)) for k, y in enumerate(ys)], axis=-1)
+        pixels = synthesise(ctx, window, values(ys[0]))
+    else:
+        pixels = np.concatenate([synthesise(ctx.group(k), window, values(y)) for k, y in enumerate(ys)], axis=-1)
+    if ctx.pixel_format.nodata is None:
+        return pixels
+    return ctx.pixel_format.restore(pixels, read_mask(ctx, window.clip(ctx.layout.image_shape)))
+
+
+# -- nodata masks: one lossless stream over the image blocks ------------------------------
+MASK_STREAM = "mask"
+
+
+def code_mask(ctx: CodecContext, i: int, j: int) -> Part:
+    """Write the nodata mask of image block ``(i, j)``: nothing when it has no nodata
+    pixel, else its bits packed and deflated."""
+    if ctx.source is None:  # pragma: no cover - encode contexts always have a source
+        raise ValueError("an encode context needs a source")
+    win = ctx.layout.image_window(i, j).clip(ctx.layout.image_shape)
+    mask = ctx.pixel_format.mask(ctx.source.read(win.y.start, win.y.stop, win.x.start, win.x.stop))
+    data = zlib.compress(np.packbits(mask).tobytes(), 9) if mask.any() else b""
+    return Part(np.zeros(0, np.float32), ctx.store().write(MASK_STREAM, i, j, data))
+
+
+def read_mask(ctx: CodecContext, window: Window) -> np.ndarray:
+    """The nodata mask ``(h, w)`` over an image ``window``, from the blocks it touches."""
+    out = np.zeros(window.shape, bool)
+    store = ctx.store()
+    grid = ctx.layout.image_grid
+    for i, j in grid.touching(window):
+        data = store.read(MASK_STREAM, i, j)
+        if not data:
+            continue
+        block = grid.window(i, j).clip(ctx.layout.image_shape)
+        bits = np.unpackbits(np.frombuffer(zlib.decompress(data), np.uint8), count=block.y.size * block.x.size)
+        common = block.intersect(window)
+        src, dst = common.to_slices(block), common.to_slices(window)
+        out[dst[0], dst[1]] = bits.reshape(block.shape).astype(bool)[src[0], src[1]]
+    return out
 
 
 def in_group(k: int, fn: Callable[..., Part], ctx: CodecContext, *args: object) -> Part:

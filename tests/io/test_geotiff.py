@@ -135,3 +135,28 @@ def test_real_rasters_keep_crs_transform_dtype_bands_and_nodata(tmp_path, name, 
     assert (decoded.min(axis=(1, 2)) >= ranges[:, 0]).all() and (decoded.max(axis=(1, 2)) <= ranges[:, 1]).all()
     if dtype != "uint8":
         np.testing.assert_array_equal(ranges, np.stack([original.min(axis=(1, 2)), original.max(axis=(1, 2))], 1))
+
+
+def test_nodata_corners_decode_exactly_and_cost_few_bytes(tmp_path):
+    model = cached_model("mbt2018-mean")
+    with rasterio.open(RASTERS / "srtm90_dem_128x160.tif") as src:
+        dem, profile = src.read(1), src.profile
+    dem[:64, :64] = -32768  # a whole block without data, as in a scene footprint's corner
+    dem[100:, 120:] = -32768
+    profile.update(nodata=-32768)
+    with rasterio.open(tmp_path / "dem.tif", "w", **profile) as dst:
+        dst.write(dem, 1)
+    tilestream.encode(tmp_path / "dem.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
+    with rasterio.open(tmp_path / "out.tif") as out:
+        decoded = out.read(1)
+        assert out.nodata == -32768 and out.dtypes[0] == "int16"
+    holes = dem == -32768
+    assert (decoded[holes] == -32768).all() and not (decoded[~holes] == -32768).any()
+    from tilestream.container import ContainerReader
+
+    with ContainerReader(str(tmp_path / "c.tsz")) as reader:
+        assert reader.pixel_format.nodata == -32768 and reader.pixel_format.value_range[0][0] > -32768
+        mask_bytes = sum(len(reader.read("mask", i, j)) for i in range(2) for j in range(3))
+        assert len(reader.read("mask", 0, 0)) < 32  # an all-nodata block: a few bytes of mask
+    assert mask_bytes < 200

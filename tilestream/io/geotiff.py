@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GEO_TAGS", "affine", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
+__all__ = ["GEO_TAGS", "affine", "gdal_nodata", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
 
 #: tag code → TIFF type letter for tifffile (d: DOUBLE, H: SHORT, s: ASCII)
 GEO_TAGS = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42112: "s", 42113: "s"}
@@ -90,3 +90,12 @@ def affine(tags: dict[str, Any]) -> tuple[float, float, float, float, float, flo
         sx, sy = scale[0], scale[1]
         return (sx, 0.0, x - i * sx, 0.0, -sy, y + j * sy)
     return None
+
+
+def gdal_nodata(tags: dict[str, Any]) -> float | None:
+    """The GDAL_NODATA value, if the tags hold one."""
+    text = tags.get("42113")
+    try:
+        return float(str(text).strip("\x00 ")) if text is not None else None
+    except ValueError:
+        return None

@@ -36,26 +36,37 @@ def sample_windows(shape: tuple[int, int], windows: int, size: int) -> list[tupl
     return [(int(y), min(h, int(y) + size), int(x), min(w, int(x) + size)) for y in ys for x in xs]
 
 
-def fit_value_range(source: Source, *, windows: int = 64, size: int = 256) -> PixelFormat:
-    """``source``'s pixel format with each band's value range taken from a sample.
+def fit_value_range(source: Source, fmt: PixelFormat | None = None, *, windows: int = 64, size: int = 256) -> PixelFormat:
+    """``fmt`` (default: ``source``'s pixel format) with each band's value range, and with
+    nodata its fill (the mean of the band's valid samples), taken from a sample.
 
     uint8 keeps its full range (0-255). A band whose sampled values are all equal gets a
-    range of width 1 around them.
+    range of width 1 around them. Nodata pixels (all bands equal to ``fmt.nodata``) are
+    left out of the statistics.
     """
-    fmt = source.pixel_format
-    if fmt.dtype == "uint8":
+    fmt = fmt or source.pixel_format
+    if fmt.dtype == "uint8" and fmt.nodata is None:
         return fmt
     lo = np.full(fmt.channels, np.inf)
     hi = np.full(fmt.channels, -np.inf)
+    total, count = np.zeros(fmt.channels), np.zeros(fmt.channels)
     for y0, y1, x0, x1 in sample_windows(source.shape, windows, size):
-        block = source.read(y0, y1, x0, x1).reshape(-1, fmt.channels).astype(np.float64)
-        finite = np.isfinite(block)
-        if fmt.nodata is not None:
-            finite &= block != fmt.nodata
+        pixels = source.read(y0, y1, x0, x1)
+        block = pixels.reshape(-1, fmt.channels).astype(np.float64)
+        finite = np.isfinite(block) & ~fmt.mask(pixels).reshape(-1, 1)
         for c in range(fmt.channels):
             values = block[finite[:, c], c]
             if values.size:
                 lo[c], hi[c] = min(lo[c], values.min()), max(hi[c], values.max())
+                total[c] += values.sum()
+                count[c] += values.size
+    fill = None
+    if fmt.nodata is not None:
+        fill = [float(total[c] / count[c]) if count[c] else float(np.mean(fmt.value_range[c])) for c in range(fmt.channels)]
+        if fmt.is_integer:
+            fill = [float(round(v)) for v in fill]
+    if fmt.dtype == "uint8":
+        return fmt.with_ranges(list(fmt.value_range), fill)
     ranges = []
     for c in range(fmt.channels):
         if not np.isfinite(lo[c]):  # no valid sample: keep the type's default
@@ -64,4 +75,4 @@ def fit_value_range(source: Source, *, windows: int = 64, size: int = 256) -> Pi
             ranges.append((float(lo[c]), float(hi[c])))
         else:
             ranges.append((float(lo[c]) - 0.5, float(lo[c]) + 0.5))
-    return fmt.with_ranges(ranges)
+    return fmt.with_ranges(ranges, fill)

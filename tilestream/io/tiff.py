@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tilestream.io.base import Source, SourceError
-from tilestream.io.geotiff import read_tags
+from tilestream.io.geotiff import gdal_nodata, read_tags
 
 __all__ = ["TiffSource"]
 
@@ -49,6 +49,12 @@ class TiffSource(Source):
         self._set_geometry(shape, dtype, None, axes)
         if geotiff:
             self.metadata = {"geotiff": geotiff}
+            nodata = gdal_nodata(geotiff)
+            if nodata is not None:
+                try:
+                    self.pixel_format = self.pixel_format.with_nodata(nodata)
+                except ValueError:  # a GDAL_NODATA the samples cannot hold marks no pixel
+                    pass
 
     def _array(self) -> Any:
         import tifffile

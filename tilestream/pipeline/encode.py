@@ -19,7 +19,7 @@ from tilestream.models.registry import transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
-from tilestream.pipeline.stages import encode_stages, group_streams
+from tilestream.pipeline.stages import encode_stages, group_prefixes, group_streams
 from tilestream.schedule import wavefront
 from tilestream.tasks import CodecContext
 
@@ -57,6 +57,7 @@ def encode(
     overwrite: bool = False,
     progress: bool | None = None,
     num_workers: int | None = None,
+    nodata: float | None = None,
 ) -> EncodeResult:
     """Compress an image block by block into a container.
 
@@ -85,6 +86,10 @@ def encode(
         Show a progress bar (default: when stderr is a terminal).
     num_workers : int, optional
         Threads of the local scheduler.
+    nodata : float, optional
+        Value of pixels without data (all bands); default: the source's GDAL_NODATA tag.
+        Their mask is coded losslessly, they are filled with each band's mean before
+        encoding, and they decode to exactly this value.
 
     Returns
     -------
@@ -98,11 +103,12 @@ def encode(
     spec, loaded = spec_for(model, quality=quality, checkpoint=checkpoint, pretrained=pretrained)
     codec = codec_for(loaded)
     layout = CodecLayout(src.shape, block, align=codec.align)
-    fmt = fit_value_range(src)  # the per-band mapping into the model's range (wide samples)
+    fmt = src.pixel_format if nodata is None else src.pixel_format.with_nodata(nodata)
+    fmt = fit_value_range(src, fmt)  # the per-band mapping into the model's range (wide samples)
     plan = CodecContext(spec, layout, dev, src, None, fmt)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
-        stream_grids={p + k: v for p in group_streams(plan, ("",)) for k, v in codec.stream_grids(layout).items()},
+        stream_grids={p + k: v for p in group_prefixes(plan) for k, v in codec.stream_grids(layout).items()},
         phases=codec.describe(),
         image_shape=src.shape,
         channels=fmt.channels,

@@ -22,10 +22,10 @@ from tilestream.geometry import Window
 from tilestream.stage import Dep, Names, Stage
 from tilestream.tasks import CodecContext
 
-__all__ = ["decode_stages", "encode_stages", "group_streams", "latent_stages", "region_stages"]
+__all__ = ["decode_stages", "encode_stages", "group_prefixes", "group_streams", "latent_stages", "region_stages"]
 
 
-def _prefix(ctx: CodecContext) -> list[str]:
+def group_prefixes(ctx: CodecContext) -> list[str]:
     """Stage / stream prefix of each band group (none for a single group)."""
     groups = ctx.band_groups()
     return [""] if len(groups) == 1 else [f"b{k}/" for k in range(len(groups))]
@@ -33,7 +33,7 @@ def _prefix(ctx: CodecContext) -> list[str]:
 
 def _grouped(ctx: CodecContext, build: Callable[[CodecContext], list[Stage]]) -> list[list[Stage]]:
     """``build(ctx)`` for each band group, renamed into its namespace."""
-    prefixes = _prefix(ctx)
+    prefixes = group_prefixes(ctx)
     if prefixes == [""]:
         return [build(ctx)]
     out = []
@@ -49,8 +49,9 @@ def _grouped(ctx: CodecContext, build: Callable[[CodecContext], list[Stage]]) ->
 
 
 def group_streams(ctx: CodecContext, streams: tuple[str, ...]) -> tuple[str, ...]:
-    """The container's streams: the codec's, once per band group."""
-    return tuple(prefix + s for prefix in _prefix(ctx) for s in streams)
+    """The container's streams: the codec's, once per band group (and the nodata mask)."""
+    mask = (tasks.MASK_STREAM,) if ctx.pixel_format.nodata is not None else ()
+    return tuple(prefix + s for prefix in group_prefixes(ctx) for s in streams) + mask
 
 
 def _encode(ctx: CodecContext) -> list[Stage]:
@@ -69,8 +70,10 @@ def _latent(ctx: CodecContext) -> list[Stage]:
 
 
 def encode_stages(ctx: CodecContext) -> list[Stage]:
-    """``g_a`` → (``h_a`` + ``z``) → the codec's ``y`` coding stages (per band group)."""
-    return [s for group in _grouped(ctx, _encode) for s in group]
+    """``g_a`` → (``h_a`` + ``z``) → the codec's ``y`` coding stages (per band group), and
+    the nodata mask of each block."""
+    mask = [Stage(Names.MASK, tasks.code_mask, writes=True)] if ctx.pixel_format.nodata is not None else []
+    return [s for group in _grouped(ctx, _encode) for s in group] + mask
 
 
 def latent_stages(ctx: CodecContext) -> list[Stage]:
