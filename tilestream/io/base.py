@@ -78,7 +78,7 @@ class Source(ABC):
     pixel_format: PixelFormat
     layout: str
     #: source metadata carried to decoded outputs as plain data (``{"geotiff": {...}}``)
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, Any]
     description: str = "image"
 
     @property
@@ -121,6 +121,7 @@ class Source(ABC):
     def _set_geometry(self, shape: tuple[int, ...], dtype: object, layout: str | None, axes: str | None = None) -> None:
         """Decide ``layout``, ``shape`` and ``pixel_format`` from the stored array's shape and
         dtype (the one place where input is normalised)."""
+        self.metadata = {}
         self.layout = normalise_layout(tuple(shape), axes or layout, self.description)
         ydim = self.layout.index("Y")
         self.shape = (int(shape[ydim]), int(shape[ydim + 1]))
