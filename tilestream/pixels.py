@@ -171,10 +171,10 @@ class PixelFormat:
         fill = None if self.fill is None else tuple(self.fill[b] for b in bands)
         return PixelFormat(self.dtype, len(bands), tuple(self.value_range[b] for b in bands), self.nodata, fill)
 
-    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+    def _affine(self, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
         lo = np.array([r[0] for r in self.value_range], np.float64)
         span = np.array([r[1] - r[0] for r in self.value_range], np.float64)
-        return lo.astype(np.float32)[:, None, None], span.astype(np.float32)[:, None, None]
+        return lo.astype(dtype)[:, None, None], span.astype(dtype)[:, None, None]
 
     # -- the two directions -----------------------------------------------------------
     def to_model(self, pixels: np.ndarray) -> np.ndarray:
@@ -187,12 +187,13 @@ class PixelFormat:
             if holes.any():
                 pixels = pixels.copy()
                 pixels[holes] = np.asarray(self.fill).astype(pixels.dtype)
-        x = np.ascontiguousarray(pixels.transpose(2, 0, 1)).astype(np.float32)
-        if np.any(lo != 0):
-            x -= lo
-        x /= span
-        if self.dtype != "uint8":  # outside the fitted range: clip (uint8 covers its range)
-            np.clip(x, 0.0, 1.0, out=x)
+        x = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+        if self.dtype == "uint8":  # x / 255 in float32, exactly as CompressAI's own encoders
+            x = x.astype(np.float32)
+            x /= span
+        else:  # in float64 (a large offset over a small span loses nothing), clipped to the range
+            lo64, span64 = self._affine(np.float64)
+            x = np.clip((x.astype(np.float64) - lo64) / span64, 0.0, 1.0).astype(np.float32)
         if self.channels < MODEL_CHANNELS:
             x = np.concatenate([x, np.repeat(x[-1:], MODEL_CHANNELS - self.channels, axis=0)])
         return x
@@ -209,6 +210,7 @@ class PixelFormat:
             x = last if n == 1 else np.concatenate([x[: n - 1], last])
         if self.dtype == "uint8":  # x·255 in float32, exactly as CompressAI's own decoders
             return np.round(x * span).astype(np.uint8).transpose(1, 2, 0)
+        lo, span = self._affine(np.float64)
         samples = x.astype(np.float64) * span + lo  # float64: exact for 32-bit integers
         if self.is_integer:
             info = np.iinfo(np.dtype(self.dtype))
