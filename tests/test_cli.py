@@ -67,3 +67,21 @@ def test_overlap_reports_context_halos():
     context = json.loads(result.stdout)["context"]
     assert context[0]["stream"] == "y" and context[0]["slope"] == 2 and context[0]["halo"] == 2
     assert "context" not in json.loads(run("overlap", "mbt2018-mean", "--quality", "1", "--json").stdout)
+
+
+def test_a_closed_pipe_ends_quietly():
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone, like `| head` after its lines
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tilestream", "overlap", "bmshj2018-hyperprior"],
+            stdout=write, stderr=subprocess.PIPE, timeout=120,
+        )
+    finally:
+        os.close(write)
+    err = done.stderr.decode()
+    assert "BrokenPipeError" not in err and "Traceback" not in err, err

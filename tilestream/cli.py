@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -275,13 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "encode": _encode, "decode": _decode, "info": _info, "compare": _compare, "overlap": _overlap, "train": _train,
     }
     try:
-        return handlers[args.command](args)
+        status = handlers[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return status
     except TilestreamError as exc:
         print(f"tilestream: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tilestream: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`tilestream info C | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit flush
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
