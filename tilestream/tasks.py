@@ -21,6 +21,7 @@ from tilestream.assemble import assemble
 from tilestream.container.store import ChunkStore
 from tilestream.entropy import ChunkCodec, codec_for
 from tilestream.entropy.base import Z_STREAM
+from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import CodecLayout, Window
@@ -175,13 +176,20 @@ def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part])
 
 
 def _bands(ctx: CodecContext, window: Window, ys: tuple[dict[Index, Part], ...]) -> np.ndarray:
+    fmt = ctx.pixel_format
+    if fmt.nodata is not None:
+        real = window.clip(ctx.layout.image_shape)
+        mask = read_mask(ctx, real)
+        if mask.all():  # nothing but nodata: no synthesis
+            count("g_s", "nodata")
+            return np.full((*real.shape, fmt.channels), fmt.nodata, dtype=fmt.dtype)
     if len(ys) == 1:
         pixels = synthesise(ctx, window, values(ys[0]))
     else:
         pixels = np.concatenate([synthesise(ctx.group(k), window, values(y)) for k, y in enumerate(ys)], axis=-1)
-    if ctx.pixel_format.nodata is None:
+    if fmt.nodata is None:
         return pixels
-    return ctx.pixel_format.restore(pixels, read_mask(ctx, window.clip(ctx.layout.image_shape)))
+    return fmt.restore(pixels, mask)
 
 
 # -- nodata masks: one lossless stream over the image blocks ------------------------------

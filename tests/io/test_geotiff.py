@@ -114,6 +114,7 @@ RASTERS = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "
 @pytest.mark.parametrize(
     "name, count, dtype",
     [("landsat7band_128x160.tif", 7, "uint8"), ("srtm90_dem_128x160.tif", 1, "int16"),
+     ("landsat8_uint16_3band_256x320.tif", 3, "uint16"),
      ("co_elevation_f32_128x160.tif", 1, "float32")],
 )
 def test_real_rasters_keep_crs_transform_dtype_bands_and_nodata(tmp_path, name, count, dtype):
@@ -128,13 +129,18 @@ def test_real_rasters_keep_crs_transform_dtype_bands_and_nodata(tmp_path, name, 
         assert r.transform.almost_equals(src.transform @ Affine.translation(50, 30)) and r.crs == src.crs
         original, decoded = src.read().astype(np.float64), out.read().astype(np.float64)
         np.testing.assert_array_equal(r.read(), out.read()[:, 30:100, 50:150])
+        if src.nodata is not None:  # nodata pixels come back exactly, no valid pixel becomes nodata
+            holes = (original == src.nodata).all(axis=0)
+            assert ((decoded == src.nodata).all(axis=0) == holes).all()
     # every band decodes inside its recorded value range (for wider types: the range the
     # statistics pass found, which for a crop this small is the band's exact min / max)
     with tilestream.open(tmp_path / "c.tsz", model=model) as img:
         ranges = np.array(img.pixel_format.value_range)
-    assert (decoded.min(axis=(1, 2)) >= ranges[:, 0]).all() and (decoded.max(axis=(1, 2)) <= ranges[:, 1]).all()
+    nodata = (original == src.nodata).all(axis=0) if src.nodata is not None else np.zeros(original.shape[1:], bool)
+    valid, decoded_valid = original[:, ~nodata], decoded[:, ~nodata]
+    assert (decoded_valid.min(axis=1) >= ranges[:, 0]).all() and (decoded_valid.max(axis=1) <= ranges[:, 1]).all()
     if dtype != "uint8":
-        np.testing.assert_array_equal(ranges, np.stack([original.min(axis=(1, 2)), original.max(axis=(1, 2))], 1))
+        np.testing.assert_array_equal(ranges, np.stack([valid.min(axis=1), valid.max(axis=1)], 1))
 
 
 def test_nodata_corners_decode_exactly_and_cost_few_bytes(tmp_path):
@@ -160,3 +166,35 @@ def test_nodata_corners_decode_exactly_and_cost_few_bytes(tmp_path):
         mask_bytes = sum(len(reader.read("mask", i, j)) for i in range(2) for j in range(3))
         assert len(reader.read("mask", 0, 0)) < 32  # an all-nodata block: a few bytes of mask
     assert mask_bytes < 200
+
+
+def test_a_scene_footprints_empty_corner_takes_no_model_compute(tmp_path):
+    """Real Landsat-8 uint16 bands, 42 % nodata: windows of nothing but nodata skip g_a on
+    encode and g_s on decode, with the same bytes and pixels as computing them."""
+    from tilestream.execute import constant
+
+    model = cached_model("mbt2018-mean")
+    path = RASTERS / "landsat8_uint16_3band_256x320.tif"
+    runs = {}
+    for enabled in (False, True):
+        constant.ENABLED = enabled
+        constant.COUNTS.clear()
+        try:
+            result = tilestream.encode(path, tmp_path / f"{enabled}.tsz", model=model, block=64, progress=False)
+            encoded = dict(constant.COUNTS)
+            tilestream.decode(tmp_path / f"{enabled}.tsz", tmp_path / f"{enabled}.tif", model=model, progress=False)
+        finally:
+            constant.ENABLED = True
+        decoded = dict(constant.COUNTS)
+        runs[enabled] = (result.stream_bytes,
+                         tifffile.imread(tmp_path / f"{enabled}.tif"), encoded, decoded)
+    assert runs[True][0] == runs[False][0]
+    np.testing.assert_array_equal(runs[True][1], runs[False][1])
+    with rasterio.open(path) as src:
+        holes = (src.read() == 0).all(axis=0)
+    grid = holes.reshape(4, 64, 5, 64).all(axis=(1, 3))
+    encoded, decoded = runs[True][2], runs[True][3]
+    assert encoded.get(("g_a", "constant"), 0) >= 1 and runs[False][2].get(("g_a", "constant"), 0) == 0
+    # g_a ran on fewer windows than there are blocks (+1: the small constant image, once)
+    assert encoded[("g_a", "computed")] <= 20 - encoded[("g_a", "constant")] + 1
+    assert decoded.get(("g_s", "nodata"), 0) - encoded.get(("g_s", "nodata"), 0) == grid.sum() > 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
+from tilestream.execute.constant import constant_shortcut, count
 from tilestream.execute.crop import crop, take
 from tilestream.geometry import Window
 from tilestream.models.graph import LayerGraph
@@ -33,8 +34,14 @@ def run_window(
     x_window: Window,
     out: Window,
     input_shape: tuple[int, int],
+    *,
+    shortcut: bool = True,
 ) -> Tensor:
     """Compute ``out`` of the module's output from input data ``x`` covering ``x_window``.
+
+    When ``x`` is constant over everything ``out`` reads, the result is gathered from the
+    transform run once on a small constant image (:mod:`tilestream.execute.constant`):
+    the same values, without computing the window.
 
     Parameters
     ----------
@@ -50,6 +57,8 @@ def run_window(
         Output window to compute.
     input_shape : tuple of int
         ``(H, W)`` of the full input feature map (the transform's input, not its output).
+    shortcut : bool
+        Allow the constant-input shortcut (default).
 
     Returns
     -------
@@ -60,6 +69,17 @@ def run_window(
     spatial = graph.spatial
     sizes = spatial.sizes(input_shape)
     windows = spatial.plan(input_shape, out)
+    if shortcut and windows[0] is not None:
+        def full(data: Tensor, shape: tuple[int, int]) -> Tensor:
+            whole = Window.full(shape)
+            out_shape = spatial.sizes(shape)[spatial.output]
+            return run_window(graph, data, whole, Window.full(out_shape), shape, shortcut=False)
+
+        found = constant_shortcut(spatial, full, x, x_window, windows[0], out, input_shape)
+        if found is not None:
+            count(graph.name, "constant")
+            return found
+    count(graph.name, "computed")
     last = _last_use(graph)
     values: list[Any] = [None] * len(spatial.nodes)
     have: list[Window | None] = [None] * len(spatial.nodes)

@@ -143,6 +143,24 @@ class SpatialGraph:
                 windows[source] = clipped if previous is None else previous.hull(clipped)
         return windows
 
+    def edges_along(self, axis: int, sizes: list[int], out: Interval) -> tuple[bool, bool]:
+        """Whether producing ``out`` reads zero padding before / after any feature map.
+
+        An output that reads no padding is computed the same anywhere in the image: on a
+        constant input it depends only on its phase (see :mod:`tilestream.execute.constant`).
+        """
+        windows = self.plan_along(axis, sizes, out)
+        before = after = False
+        for index in range(len(self.nodes) - 1, 0, -1):
+            own = windows[index]
+            if own is None:
+                continue
+            need = self.nodes[index].axis_op(axis).needed(own)
+            for source in self.nodes[index].inputs:
+                before = before or need.start < 0
+                after = after or need.stop > sizes[source]
+        return before, after
+
     def plan(self, shape: tuple[int, int], out: Window) -> list[Window | None]:
         """2-D version of :meth:`plan_along` for an input of ``shape``."""
         rows = self.plan_along(0, self.sizes_along(0, shape[0]), out.y)
