@@ -57,16 +57,41 @@ class ZarrSource(Source):
             try:
                 arr = zarr.open_array(self.path, mode="r")
             except Exception as exc:  # zarr raises several types for "not an array"
-                raise SourceError(
-                    f"input {self.path!r} is not a zarr array ({type(exc).__name__}); pass the "
-                    f"path of an array, not of a group"
-                ) from exc
+                arr = _image_in_group(self.path, exc)
+                self.path = os.path.join(self.path, arr.basename)
         else:
             self.path = None
             arr = target
             self._array_obj = target
         self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
         self._set_geometry(tuple(arr.shape), arr.dtype, layout or axes_from_names(arr))
+        self._read_conventions(arr)
+
+    def _read_conventions(self, arr: Any) -> None:
+        """Nodata (``_FillValue`` / ``nodata`` attribute) and, for an xarray-written group,
+        the georeferencing of its ``grid_mapping`` variable."""
+        from tilestream.io import geotiff
+        from tilestream.io.xarrays import epsg_of, nodata_of, transform_from_geotransform
+
+        attrs = dict(arr.attrs)
+        nodata = nodata_of(attrs)
+        if nodata is not None:
+            try:
+                self.pixel_format = self.pixel_format.with_nodata(nodata)
+            except ValueError:  # a fill value the samples cannot hold marks no pixel
+                nodata = None
+        if self.path is None or "grid_mapping" not in attrs:
+            return
+        import zarr
+
+        try:
+            ref = dict(zarr.open_array(os.path.join(os.path.dirname(self.path), str(attrs["grid_mapping"])), mode="r").attrs)
+        except Exception:  # noqa: BLE001 - no such variable: no georeferencing
+            return
+        transform = transform_from_geotransform(ref.get("GeoTransform", ""))
+        if transform is not None:
+            code = epsg_of(ref.get("crs_wkt") or ref.get("spatial_ref"))
+            self.metadata = {"geotiff": geotiff.tags_from(transform, code, nodata)}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -83,6 +108,28 @@ class ZarrSource(Source):
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         return self._read_stored(self._array(), y0, y1, x0, x1)
+
+
+def _image_in_group(path: str, cause: Exception) -> Any:
+    """The one image variable (an array of 2 or 3 dims) of a zarr group, as xarray writes
+    rasters (coordinates and ``spatial_ref`` beside it)."""
+    import zarr
+
+    try:
+        group = zarr.open_group(path, mode="r")
+    except Exception:  # noqa: BLE001 - neither an array nor a group
+        raise SourceError(
+            f"input {path!r} is not a zarr array ({type(cause).__name__}); pass the path of a "
+            f"zarr array"
+        ) from cause
+    images = [a for _, a in group.arrays() if a.ndim in (2, 3)]
+    if len(images) != 1:
+        names = ", ".join(sorted(a.basename for a in images)) or "none"
+        raise SourceError(
+            f"zarr group {path!r} holds {len(images)} image arrays ({names}); pass the path of "
+            f"one, e.g. {os.path.join(path, images[0].basename if images else 'NAME')!r}"
+        )
+    return images[0]
 
 
 _AXIS_NAMES = {"y": "Y", "lat": "Y", "latitude": "Y", "row": "Y", "x": "X", "lon": "X", "longitude": "X",

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GEO_TAGS", "affine", "gdal_nodata", "epsg", "extratags", "for_region", "pixel_size", "read_tags"]
+__all__ = [
+    "GEO_TAGS", "affine", "crs_text", "epsg", "extratags", "for_region", "gdal_nodata", "pixel_size",
+    "read_tags", "tags_from",
+]
 
 #: tag code → TIFF type letter for tifffile (d: DOUBLE, H: SHORT, s: ASCII)
 GEO_TAGS = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42112: "s", 42113: "s"}
@@ -99,3 +102,73 @@ def gdal_nodata(tags: dict[str, Any]) -> float | None:
         return float(str(text).strip("\x00 ")) if text is not None else None
     except ValueError:
         return None
+
+
+def _is_geographic(code: int) -> bool:
+    """Whether EPSG ``code`` is a geographic CRS (pyproj or rasterio when installed; else
+    EPSG's own numbering: geographic 2-D CRSs are 4000-4999)."""
+    try:
+        from pyproj import CRS
+
+        return bool(CRS.from_epsg(code).is_geographic)
+    except Exception:  # noqa: BLE001 - pyproj missing or code unknown to it
+        pass
+    try:
+        from rasterio.crs import CRS as RasterioCRS
+
+        return bool(RasterioCRS.from_epsg(code).is_geographic)
+    except Exception:  # noqa: BLE001
+        return 4000 <= code < 5000
+
+
+def tags_from(
+    transform: tuple[float, float, float, float, float, float], code: int | None, nodata: float | None = None
+) -> dict[str, Any]:
+    """GeoTIFF tags for a pixel → map ``transform`` ``(a, b, c, d, e, f)`` (pixel corners)
+    and an EPSG ``code``: what GDAL writes (tiepoint + pixel scale, or a model
+    transformation when rotated; a GeoKeyDirectory naming the CRS by its code).
+
+    >>> tags = tags_from((30.0, 0.0, 500000.0, 0.0, -30.0, 5200000.0), 32633)
+    >>> affine(tags), epsg(tags)
+    ((30.0, 0.0, 500000.0, 0.0, -30.0, 5200000.0), 32633)
+    """
+    a, b, c, d, e, f = (float(v) for v in transform)
+    tags: dict[str, Any] = {}
+    if b == 0 and d == 0 and a > 0 and e < 0:
+        tags["33550"] = [a, -e, 0.0]
+        tags["33922"] = [0.0, 0.0, 0.0, c, f, 0.0]
+    else:
+        tags["34264"] = [a, b, 0.0, c, d, e, 0.0, f, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    if code is not None:
+        geographic = _is_geographic(int(code))
+        keys = [1, 1, 0, 3, 1024, 0, 1, 2 if geographic else 1, 1025, 0, 1, 1,
+                2048 if geographic else 3072, 0, 1, int(code)]
+        tags["34735"] = keys
+    if nodata is not None:
+        tags["42113"] = repr(float(nodata)).removesuffix(".0") if float(nodata).is_integer() else repr(float(nodata))
+    return tags
+
+
+def crs_text(tags: dict[str, Any]) -> str | None:
+    """The CRS as WKT (through pyproj or rasterio when installed), else ``"EPSG:n"``."""
+    code = epsg(tags)
+    if code is None:
+        return None
+    for load in (_pyproj_wkt, _rasterio_wkt):
+        try:
+            return load(code)
+        except Exception:  # noqa: BLE001 - missing library or unknown code: try the next
+            continue
+    return f"EPSG:{code}"
+
+
+def _pyproj_wkt(code: int) -> str:
+    from pyproj import CRS
+
+    return str(CRS.from_epsg(code).to_wkt())
+
+
+def _rasterio_wkt(code: int) -> str:
+    from rasterio.crs import CRS
+
+    return str(CRS.from_epsg(code).to_wkt())

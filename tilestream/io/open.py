@@ -21,8 +21,9 @@ def open_source(obj: Any, layout: str | None = None) -> Source:
 
     Parameters
     ----------
-    obj : str, os.PathLike, zarr.Array, numpy.ndarray, dask.array.Array or Source
-        A TIFF file, a zarr array (path or object), or an array.
+    obj : str, os.PathLike, zarr.Array, xarray.DataArray, numpy.ndarray, dask.array.Array or Source
+        A TIFF file, a zarr array (path or object; or an xarray-written zarr group holding
+        one image variable), a DataArray, or an array.
     layout : str, optional
         Axis order for arrays (``"YX"``, ``"YXS"``, ``"SYX"``); inferred when omitted.
     """
@@ -46,9 +47,13 @@ def open_source(obj: Any, layout: str | None = None) -> Source:
         )
     if type(obj).__module__.startswith("zarr"):
         return ZarrSource(obj, layout)
+    if type(obj).__name__ == "DataArray" and type(obj).__module__.startswith("xarray"):
+        from tilestream.io.xarrays import DataArraySource
+
+        return DataArraySource(obj, layout)
     if isinstance(obj, np.ndarray) or hasattr(obj, "dask"):
         return ArraySource(obj, layout)
     raise SourceError(
-        f"cannot read an image from {type(obj).__name__}; pass a TIFF path, a zarr array, or "
-        f"a numpy / dask array"
+        f"cannot read an image from {type(obj).__name__}; pass a TIFF path, a zarr array, an "
+        f"xarray DataArray or a numpy / dask array"
     )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from tilestream.errors import TilestreamError
 from tilestream.geometry import Window
+from tilestream.io import geotiff
 from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
 
@@ -103,27 +106,87 @@ class TiffSink(Sink):
 
 class ZarrSink(Sink):
     """A zarr v3 array chunked by block: ``(H, W, C)`` or, for a source stored band by band
-    (``layout="SYX"``), ``(C, H, W)``; ``(H, W)`` for one band."""
+    (``layout="SYX"``), ``(C, H, W)``; ``(H, W)`` for one band.
 
-    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS"):
+    With georeferencing (``geotiff`` tags with a transform), the output is a zarr group laid
+    out as xarray and rioxarray write rasters: the array ``image`` (``grid_mapping``
+    ``spatial_ref``; nodata as ``_FillValue``), pixel-centre coordinates ``y`` / ``x``, ``band``
+    and a ``spatial_ref`` variable with the CRS (``crs_wkt``) and GDAL's ``GeoTransform``,
+    with consolidated metadata: ``xarray.open_zarr(path)`` opens it and ``da.rio.crs`` /
+    ``da.rio.transform()`` find the georeferencing.
+    """
+
+    #: the data variable of a georeferenced (group) output
+    VARIABLE = "image"
+
+    def __init__(
+        self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
+        geotiff: dict | None = None,
+    ):
         super().__init__(path, shape, pixel_format, block)
         self.bands_first = layout == "SYX" and pixel_format.channels > 1
+        self.geotiff = geotiff or {}
 
-    def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
-        import zarr
-
+    def _dims(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str, ...]]:
         fmt = self.pixel_format
         shape, chunks = fmt.image_shape(*self.shape), fmt.image_shape(self.block, self.block)
         if self.bands_first:
             shape, chunks = (shape[2], *shape[:2]), (chunks[2], *chunks[:2])
         dims = ("band", "y", "x") if self.bands_first else ("y", "x", "band")[: len(shape)]
-        arr = zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
+        return shape, chunks, dims
+
+    def _create(self) -> Any:
+        import zarr
+
+        fmt = self.pixel_format
+        shape, chunks, dims = self._dims()
+        transform = geotiff.affine(self.geotiff)
+        if transform is None:
+            return zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
+        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        fill = 0 if fmt.nodata is None else fmt.nodata
+        arr = root.create_array(self.VARIABLE, shape=shape, chunks=chunks, dtype=fmt.dtype, dimension_names=dims, fill_value=fill)
+        attrs: dict[str, Any] = {"grid_mapping": "spatial_ref", "coordinates": "spatial_ref"}
+        if fmt.nodata is not None:
+            attrs["_FillValue"] = _json_number(fmt.nodata)
+        arr.attrs.update(attrs)
+        a, b, c, d, e, f = transform
+        h, w = self.shape
+        coords = {"y": e * (np.arange(h) + 0.5) + f, "x": a * (np.arange(w) + 0.5) + c} if b == 0 and d == 0 else {
+            "y": np.arange(h, dtype=np.float64), "x": np.arange(w, dtype=np.float64)}
+        if "band" in dims:
+            coords["band"] = np.arange(1, fmt.channels + 1)
+        for name, values in coords.items():
+            coord = root.create_array(name, shape=values.shape, dtype=values.dtype, dimension_names=(name,))
+            coord[:] = values
+        ref = root.create_array("spatial_ref", shape=(), dtype="int64", dimension_names=())
+        ref[...] = 0
+        wkt = geotiff.crs_text(self.geotiff)
+        ref.attrs.update({
+            **({"crs_wkt": wkt, "spatial_ref": wkt} if wkt else {}),
+            "GeoTransform": " ".join(repr(float(v)) for v in (c, a, b, f, d, e)),
+        })
+        return arr
+
+    def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
+        import zarr
+
+        fmt = self.pixel_format
+        arr = self._create()
         for window, data in blocks:
             ys, xs = window.to_slices()
             if self.bands_first:
                 arr[:, ys, xs] = np.moveaxis(data, -1, 0)
             else:
                 arr[ys, xs] = fmt.squeeze(data)
+        if geotiff.affine(self.geotiff) is not None:  # what xarray.open_zarr looks for first
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+                zarr.consolidate_metadata(self.tmp)
+
+
+def _json_number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def sink_for(
@@ -133,7 +196,8 @@ def sink_for(
     """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel-interleaved, whatever the
     source's layout: a tile iterator writes every band of a tile at once; with the source's
     GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
-    order ``layout``."""
+    order ``layout`` (an xarray-style group when georeferenced)."""
+    tags = (metadata or {}).get("geotiff")
     if path.lower().endswith((".tif", ".tiff")):
-        return TiffSink(path, shape, pixel_format, block, (metadata or {}).get("geotiff"))
-    return ZarrSink(path, shape, pixel_format, block, layout)
+        return TiffSink(path, shape, pixel_format, block, tags)
+    return ZarrSink(path, shape, pixel_format, block, layout, tags)
