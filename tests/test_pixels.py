@@ -175,3 +175,44 @@ def test_nodata_pixels_restore_exactly_and_no_valid_pixel_becomes_nodata(dtype, 
 def test_a_nodata_value_the_type_cannot_hold_is_refused():
     with pytest.raises(PixelFormatError, match="nodata -1 is not a value of uint8"):
         PixelFormat.for_samples("uint8", 1).with_nodata(-1)
+
+
+@pytest.mark.parametrize(
+    "bands, model_channels, groups",
+    [
+        (3, 3, [(0, 1, 2)]),
+        (7, 3, [(0, 1, 2), (3, 4, 5), (6,)]),
+        (4, 4, [(0, 1, 2, 3)]),
+        (7, 4, [(0, 1, 2, 3), (4, 5, 6)]),  # the last group repeats band 6: (4, 5, 6, 6)
+        (1, 4, [(0,)]),
+        (5, 1, [(0,), (1,), (2,), (3,), (4,)]),
+    ],
+)
+def test_bands_are_grouped_by_the_models_input_channels(bands, model_channels, groups):
+    fmt = PixelFormat.for_samples("uint16", bands).with_model_channels(model_channels)
+    assert fmt.band_groups() == groups
+    assert fmt.group(groups[-1]).model_channels == model_channels  # a group keeps the size
+    assert fmt.with_ranges([(0.0, 9.0)] * bands).with_nodata(0).model_channels == model_channels
+
+
+def test_a_c_channel_mapping_repeats_the_last_band_and_restores_its_mean():
+    image = photo("cups_190x250.png")[:20, :30]
+    fmt = PixelFormat.for_samples("uint8", 3).with_model_channels(4)
+    x = fmt.to_model(image)
+    assert x.shape == (4, 20, 30) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[3], x[2])
+    np.testing.assert_array_equal(x[:3], image.transpose(2, 0, 1).astype(np.float32) / 255)  # same [0, 1] mapping
+    np.testing.assert_array_equal(fmt.from_model(x), image)
+    with pytest.raises(PixelFormatError, match="model output has 3 channels, but this pixel format expects 4"):
+        fmt.from_model(x[:3])
+    with pytest.raises(PixelFormatError, match="5 bands are coded in groups of 4"):
+        PixelFormat.for_samples("uint8", 5).with_model_channels(4).to_model(np.zeros((2, 2, 5), np.uint8))
+
+
+def test_the_record_keeps_the_group_size_and_older_records_mean_three():
+    fmt = PixelFormat.for_samples("int16", 7).with_model_channels(4)
+    assert PixelFormat.from_attrs(fmt.to_attrs()) == fmt
+    older = {k: v for k, v in fmt.to_attrs().items() if k != "model_channels"}  # 1.2 before C-channel models
+    assert PixelFormat.from_attrs(older).band_groups() == [(0, 1, 2), (3, 4, 5), (6,)]
+    with pytest.raises(PixelFormatError, match="model channels 0 must be an integer >= 1"):
+        PixelFormat.for_samples("uint8", 3).with_model_channels(0)

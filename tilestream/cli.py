@@ -94,15 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="train or fine-tune a model with CompressAI's rate-distortion loss",
         description=(
             "Train (or fine-tune with --init) a CompressAI model on random crops drawn lazily "
-            "from folders of photos and from large TIFF / zarr images. Writes OUT (weights "
-            "with updated CDF tables, usable by --checkpoint) and OUT.state (resumable)."
+            "from folders of photos and from large TIFF / zarr images (any band count; uint8, "
+            "uint16, int16, uint32, int32, float32, mapped into [0, 1] per band as the encoder "
+            "maps them). Writes OUT (weights with updated CDF tables, usable by --checkpoint) "
+            "and OUT.state (resumable)."
         ),
     )
     tr.add_argument("data", nargs="+", help="folders / files: JPEG, PNG, TIFF, zarr")
     tr.add_argument("--out", required=True, help="output checkpoint path")
     tr.add_argument("--model", default="mbt2018-mean", help="architecture (default mbt2018-mean)")
     tr.add_argument("--quality", type=int, help="zoo channel configuration")
-    tr.add_argument("--arch", help="architecture arguments instead of --quality, e.g. N=64,M=96")
+    tr.add_argument(
+        "--arch",
+        help="architecture arguments instead of --quality, e.g. N=64,M=96; channels=C for a model of "
+        "C-band images (bands are coded C at a time), e.g. channels=4,N=64,M=96",
+    )
+    tr.add_argument("--nodata", type=float, default=None, help="nodata value of TIFF / zarr sources (default: their GDAL_NODATA tag)")
     tr.add_argument("--lmbda", type=float, default=0.0067, help="rate-distortion trade-off λ (default 0.0067)")
     tr.add_argument("--steps", type=int, default=10000, help="total optimisation steps")
     tr.add_argument("--crop", type=int, default=256, help="crop side in pixels (multiple of 64)")
@@ -200,6 +207,9 @@ def _info(args: argparse.Namespace) -> int:
         crs = f"EPSG:{report['crs_epsg']}" if report["crs_epsg"] else "CRS without an EPSG code"
         size = report["pixel_size"]
         print(f"  georeference  {crs}" + (f", pixel {size[0]:g} x {size[1]:g}" if size else ""))
+    groups, per = report["band_groups"], report["pixel_format"].get("model_channels", 3)
+    if len(groups) > 1 or per != 3:
+        print(f"  band groups   {' '.join('(' + ','.join(map(str, g)) + ')' for g in groups)}, {per} channels each")
     ranges = report["pixel_format"]["value_range"]
     print("  value range   " + ", ".join(f"band {c}: {lo:g}..{hi:g}" for c, (lo, hi) in enumerate(ranges)))
     print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")
@@ -225,7 +235,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         model=args.model, quality=args.quality, arch=parse_arch(args.arch), lmbda=args.lmbda,
         steps=args.steps, crop=args.crop, batch=args.batch, lr=args.lr,
-        checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device, nodata=args.nodata,
     )
     log = None
     if args.log:

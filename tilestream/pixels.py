@@ -5,13 +5,13 @@ completed by the encoder's statistics pass (:func:`~tilestream.io.stats.fit_valu
 the value range of each band, for samples wider than 8 bits), recorded in the container,
 and read back by the decoder; every dtype and channel decision between the source and the
 sink goes through it. Between the edges everything sees model-ready ``float32`` arrays
-``(3, h, w)`` in ``[0, 1]``.
+``(C, h, w)`` in ``[0, 1]``, ``C`` the model's input channels (3 for every stock model).
 
-Bands: any number, coded three at a time (:meth:`PixelFormat.band_groups`); a group of
-fewer than three repeats its last band. Samples: uint8 (mapped from 0-255), uint16, int16, uint32, int32 and float32 (each band
-mapped linearly from its value range ``[lo, hi]`` onto ``[0, 1]``; values outside clip to
-it); float64 is read as float32. One channel (coded as three equal channels and restored
-as their mean) or three.
+Bands: any number, coded ``C`` at a time (:meth:`PixelFormat.band_groups`); a group of
+fewer than ``C`` repeats its last band (restored as the mean of its copies). Samples: uint8
+(mapped from 0-255), uint16, int16, uint32, int32 and float32 (each band mapped linearly
+from its value range ``[lo, hi]`` onto ``[0, 1]``; values outside clip to it); float64 is
+read as float32.
 
 >>> fmt = PixelFormat.for_samples("uint8", 1)
 >>> fmt.image_shape(4, 5)
@@ -24,7 +24,7 @@ array([600], dtype=uint16)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import warnings
@@ -35,7 +35,7 @@ from tilestream.errors import TilestreamError
 
 __all__ = ["PixelFormat", "PixelFormatError"]
 
-#: channels of the models' input
+#: channels of the stock models' input (the default group size)
 MODEL_CHANNELS = 3
 #: sample types coded, and the value range assumed before the statistics pass
 _RANGES: dict[str, tuple[float, float]] = {
@@ -73,6 +73,9 @@ class PixelFormat:
         Per band, the value nodata pixels are replaced by before encoding (the band's mean:
         cheap to code, and the same wherever a window is read, so block-wise coding stays
         exact).
+    model_channels : int
+        Input channels of the model that codes the image (3 for every stock model): bands
+        are coded that many at a time (:meth:`band_groups`).
     """
 
     dtype: str = "uint8"
@@ -80,6 +83,7 @@ class PixelFormat:
     value_range: tuple[tuple[float, float], ...] = ((0.0, 255.0),) * 3
     nodata: float | None = None
     fill: tuple[float, ...] | None = None
+    model_channels: int = MODEL_CHANNELS
 
     def __post_init__(self) -> None:
         if self.dtype not in _RANGES:
@@ -90,6 +94,11 @@ class PixelFormat:
             )
         if self.channels < 1:
             raise PixelFormatError(f"{self.channels} channels cannot be coded; an image has at least one band")
+        if isinstance(self.model_channels, bool) or not isinstance(self.model_channels, int) or self.model_channels < 1:
+            raise PixelFormatError(
+                f"model channels {self.model_channels!r} must be an integer >= 1; pass a model whose g_a "
+                f"reads at least one channel"
+            )
         ranges = tuple((float(lo), float(hi)) for lo, hi in self.value_range)
         if len(ranges) != self.channels or any(not lo < hi for lo, hi in ranges):
             raise PixelFormatError(
@@ -130,11 +139,19 @@ class PixelFormat:
 
     def with_ranges(self, ranges: list[tuple[float, float]], fill: list[float] | None = None) -> PixelFormat:
         """This format with per-channel value ranges (and nodata fill) from a statistics pass."""
-        return PixelFormat(self.dtype, self.channels, tuple(ranges), self.nodata, None if fill is None else tuple(fill))
+        return replace(self, value_range=tuple(ranges), fill=None if fill is None else tuple(fill))
 
     def with_nodata(self, nodata: float | None) -> PixelFormat:
         """This format with another nodata value."""
-        return PixelFormat(self.dtype, self.channels, self.value_range, nodata, None)
+        return replace(self, nodata=nodata, fill=None)
+
+    def with_model_channels(self, channels: int) -> PixelFormat:
+        """This format for a model of ``channels`` input channels (the band group size).
+
+        >>> PixelFormat.for_samples("uint8", 4).with_model_channels(4).band_groups()
+        [(0, 1, 2, 3)]
+        """
+        return replace(self, model_channels=int(channels))
 
     def mask(self, pixels: np.ndarray) -> np.ndarray:
         """``(h, w)`` True where ``(h, w, channels)`` samples are nodata (all bands)."""
@@ -158,18 +175,21 @@ class PixelFormat:
         return samples
 
     def band_groups(self) -> list[tuple[int, ...]]:
-        """The bands coded together, three at a time (the model's input channels); the last
-        group may hold fewer, its last band repeated to fill the model's input.
+        """The bands coded together, :attr:`model_channels` at a time; the last group may
+        hold fewer, its last band repeated to fill the model's input.
 
         >>> PixelFormat.for_samples("uint16", 7).band_groups()
         [(0, 1, 2), (3, 4, 5), (6,)]
+        >>> PixelFormat.for_samples("uint16", 7).with_model_channels(4).band_groups()
+        [(0, 1, 2, 3), (4, 5, 6)]
         """
-        return [tuple(range(g, min(g + MODEL_CHANNELS, self.channels))) for g in range(0, self.channels, MODEL_CHANNELS)]
+        n = self.model_channels
+        return [tuple(range(g, min(g + n, self.channels))) for g in range(0, self.channels, n)]
 
     def group(self, bands: tuple[int, ...]) -> PixelFormat:
         """The format of the image made of ``bands`` (one of :meth:`band_groups`)."""
         fill = None if self.fill is None else tuple(self.fill[b] for b in bands)
-        return PixelFormat(self.dtype, len(bands), tuple(self.value_range[b] for b in bands), self.nodata, fill)
+        return replace(self, channels=len(bands), value_range=tuple(self.value_range[b] for b in bands), fill=fill)
 
     def _affine(self, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
         lo = np.array([r[0] for r in self.value_range], np.float64)
@@ -178,8 +198,8 @@ class PixelFormat:
 
     # -- the two directions -----------------------------------------------------------
     def to_model(self, pixels: np.ndarray) -> np.ndarray:
-        """``(h, w, channels)`` samples → ``(3, h, w)`` float32 in ``[0, 1]``; fewer than 3
-        channels are filled up by repeating the last one."""
+        """``(h, w, channels)`` samples → ``(model_channels, h, w)`` float32 in ``[0, 1]``;
+        fewer channels are filled up by repeating the last one."""
         self._check_model_channels()
         lo, span = self._affine()
         if self.fill is not None:
@@ -194,18 +214,23 @@ class PixelFormat:
         else:  # in float64 (a large offset over a small span loses nothing), clipped to the range
             lo64, span64 = self._affine(np.float64)
             x = np.clip((x.astype(np.float64) - lo64) / span64, 0.0, 1.0).astype(np.float32)
-        if self.channels < MODEL_CHANNELS:
-            x = np.concatenate([x, np.repeat(x[-1:], MODEL_CHANNELS - self.channels, axis=0)])
+        if self.channels < self.model_channels:
+            x = np.concatenate([x, np.repeat(x[-1:], self.model_channels - self.channels, axis=0)])
         return x
 
     def from_model(self, x: np.ndarray) -> np.ndarray:
-        """``(3, h, w)`` model output → ``(h, w, channels)`` samples of :attr:`dtype` (a
-        repeated last channel is restored as the mean of its copies)."""
+        """``(model_channels, h, w)`` model output → ``(h, w, channels)`` samples of
+        :attr:`dtype` (a repeated last channel is restored as the mean of its copies)."""
         self._check_model_channels()
+        if x.shape[0] != self.model_channels:
+            raise PixelFormatError(
+                f"model output has {x.shape[0]} channels, but this pixel format expects "
+                f"{self.model_channels}; decode with the model the image was encoded with"
+            )
         lo, span = self._affine()
         x = np.clip(x, 0.0, 1.0)
         n = self.channels
-        if n < MODEL_CHANNELS:
+        if n < self.model_channels:
             last = x[n - 1 :].mean(axis=0, keepdims=True, dtype=np.float32)
             x = last if n == 1 else np.concatenate([x[: n - 1], last])
         if self.dtype == "uint8":  # x·255 in float32, exactly as CompressAI's own decoders
@@ -218,9 +243,9 @@ class PixelFormat:
         return samples.astype(self.dtype).transpose(1, 2, 0)
 
     def _check_model_channels(self) -> None:
-        if self.channels > MODEL_CHANNELS:
+        if self.channels > self.model_channels:
             raise PixelFormatError(
-                f"{self.channels} bands are coded in groups of {MODEL_CHANNELS}; map each of "
+                f"{self.channels} bands are coded in groups of {self.model_channels}; map each of "
                 f"band_groups() separately"
             )
 
@@ -236,7 +261,7 @@ class PixelFormat:
     @property
     def photometric(self) -> str:
         """TIFF photometric interpretation of decoded images."""
-        return "rgb" if self.channels == MODEL_CHANNELS else "minisblack"
+        return "rgb" if self.channels == 3 else "minisblack"
 
     # -- the container record ---------------------------------------------------------
     def to_attrs(self) -> dict[str, Any]:
@@ -248,11 +273,12 @@ class PixelFormat:
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> PixelFormat:
-        """Parse a record written by :meth:`to_attrs`."""
+        """Parse a record written by :meth:`to_attrs` (``model_channels``: 3 when absent,
+        as in records written before models of other channel counts)."""
         dtype, channels = str(attrs["dtype"]), int(attrs["channels"])
         ranges = attrs.get("value_range") or [_RANGES.get(dtype, (0.0, 1.0))] * channels
         fill = attrs.get("fill")
         return cls(
             dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"),
-            None if fill is None else tuple(fill),
+            None if fill is None else tuple(fill), int(attrs.get("model_channels", MODEL_CHANNELS)),
         )

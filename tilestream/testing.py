@@ -43,12 +43,12 @@ def input_channels(module: nn.Module) -> int:
     raise ValueError(f"{type(module).__name__} has no convolution")
 
 
-def smooth_image(height: int, width: int, *, seed: int = 0) -> Tensor:
-    """A ``(1, 3, height, width)`` image in [0, 1]: smooth structure plus fine noise."""
+def smooth_image(height: int, width: int, *, seed: int = 0, channels: int = 3) -> Tensor:
+    """A ``(1, channels, height, width)`` image in [0, 1]: smooth structure plus fine noise."""
     g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(1, 3, max(2, height // 16), max(2, width // 16), generator=g)
+    coarse = torch.rand(1, channels, max(2, height // 16), max(2, width // 16), generator=g)
     base = nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
-    noise = torch.rand(1, 3, height, width, generator=g)
+    noise = torch.rand(1, channels, height, width, generator=g)
     return (0.8 * base + 0.2 * noise).clamp(0, 1)
 
 
@@ -102,7 +102,8 @@ def spread_latents(
     model : nn.Module
         A CompressAI model (modified in place and returned).
     x : Tensor
-        A sample image ``(1, 3, H, W)`` used to measure the spread.
+        A sample image ``(1, C, H, W)`` (``C`` the model's input channels) used to measure
+        the spread.
     """
     found = transforms(model)
     y = _rescale(found["g_a"], x, y_std)
@@ -113,12 +114,13 @@ def spread_latents(
     return model
 
 
-def small_model(name: str, *, seed: int = 0, spread: bool = True) -> nn.Module:
-    """A small random-weight model of architecture ``name`` with spread-out latents."""
+def small_model(name: str, *, seed: int = 0, spread: bool = True, channels: int = 3) -> nn.Module:
+    """A small random-weight model of architecture ``name`` with spread-out latents, for
+    images of ``channels`` bands (default 3, CompressAI's architecture as is)."""
     torch.manual_seed(seed)
-    model = build_model(name, **SMALL_CONFIGS[name])
+    model = build_model(name, channels=channels, **SMALL_CONFIGS[name])
     if spread:
-        spread_latents(model, smooth_image(128, 128, seed=seed))
+        spread_latents(model, smooth_image(128, 128, seed=seed, channels=channels))
     return model
 
 

@@ -198,3 +198,27 @@ def test_a_scene_footprints_empty_corner_takes_no_model_compute(tmp_path):
     # g_a ran on fewer windows than there are blocks (+1: the small constant image, once)
     assert encoded[("g_a", "computed")] <= 20 - encoded[("g_a", "constant")] + 1
     assert decoded.get(("g_s", "nodata"), 0) - encoded.get(("g_s", "nodata"), 0) == grid.sum() > 0
+
+
+def test_a_band_interleaved_geotiff_decodes_band_interleaved(tmp_path):
+    """GDAL writes a planar (band-interleaved) copy of the real scene; its decode is planar
+    too, with the same pixels as the pixel-interleaved decode, for the image and a region."""
+    model = cached_model("mbt2018-mean")
+    scene = RASTERS / "landsat8_uint16_3band_256x320.tif"
+    with rasterio.open(scene) as src:
+        profile, bands = src.profile, src.read()
+    profile.update(interleave="band", tiled=True, blockxsize=128, blockysize=128)
+    with rasterio.open(tmp_path / "planar.tif", "w", **profile) as dst:
+        dst.write(bands)
+    for name in ("planar", "contig"):
+        path = tmp_path / "planar.tif" if name == "planar" else scene
+        tilestream.encode(path, tmp_path / f"{name}.tsz", model=model, block=64, progress=False)
+        tilestream.decode(tmp_path / f"{name}.tsz", tmp_path / f"{name}-out.tif", model=model, progress=False)
+    tilestream.decode(tmp_path / "planar.tsz", tmp_path / "region.tif", model=model, region=(10, 200, 33, 290), progress=False)
+    with rasterio.open(tmp_path / "planar-out.tif") as planar, rasterio.open(tmp_path / "contig-out.tif") as contig, \
+            rasterio.open(tmp_path / "region.tif") as region:
+        assert (planar.interleaving.name.upper(), contig.interleaving.name.upper()) == ("BAND", "PIXEL")
+        assert planar.crs == contig.crs and planar.nodata == 0 and planar.dtypes == ("uint16",) * 3
+        np.testing.assert_array_equal(planar.read(), contig.read())
+        assert region.interleaving.name.upper() == "BAND"
+        np.testing.assert_array_equal(region.read(), planar.read()[:, 10:200, 33:290])

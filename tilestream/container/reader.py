@@ -127,6 +127,7 @@ class ContainerReader:
             "shape": list(fmt.image_shape(h, w)),
             "channels": fmt.channels,
             "dtype": fmt.dtype,
+            "band_groups": [list(g) for g in fmt.band_groups()],
             "pixel_format": fmt.to_attrs(),
             "model": meta.model,
             "weights_origin": self.weights_origin,

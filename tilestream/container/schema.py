@@ -6,7 +6,9 @@ variable-length byte string per latent chunk (see the README's "The container" s
 
 Versions: 1.0 (single-stream families), 1.1 (adds ``phases`` and ``stream_grids`` for
 context models), 1.2 (adds ``pixel_format`` and ``source_metadata``). A minor version only adds; a reader of 1.x
-reads every 1.y and refuses another major version.
+reads every 1.y and refuses another major version. ``pixel_format["model_channels"]`` (the
+band group size: the model's input channels) was added within 1.2; a record without it
+means 3, as every model coded before it had.
 """
 
 from __future__ import annotations

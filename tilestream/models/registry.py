@@ -4,6 +4,10 @@ Names are those of ``compressai.registry.MODELS``. Zoo architectures take a qual
 (1 … 8, or 1 … 6 for the cheng2020 family) that selects the channel configuration; other
 registered models are built with their default configuration. Weights are random unless
 loaded separately: nothing here touches the network.
+
+Every architecture can be built for images of ``channels`` bands instead of three (a
+sensor-specific model): the first layer of ``g_a`` then reads, and the last layer of ``g_s``
+writes, that many channels, with the same kernel, stride and padding.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from torch import nn
 from tilestream.errors import UnknownModelError
 from tilestream.models.compat import compressai
 
-__all__ = ["TRANSFORMS", "build_model", "model_names", "transforms"]
+__all__ = ["RGB", "TRANSFORMS", "build_model", "model_channels", "model_names", "set_channels", "transforms"]
 
 #: the four transforms of a hyperprior codec, in data-flow order
 TRANSFORMS = ("g_a", "h_a", "h_s", "g_s")
+#: input channels of CompressAI's stock models
+RGB = 3
 
 
 def model_names() -> list[str]:
@@ -27,7 +33,7 @@ def model_names() -> list[str]:
     return sorted(n for n in MODELS if "pcc" not in n and "ssf" not in n)
 
 
-def build_model(name: str, quality: int | None = None, **kwargs: Any) -> nn.Module:
+def build_model(name: str, quality: int | None = None, *, channels: int = RGB, **kwargs: Any) -> nn.Module:
     """Build a CompressAI model with random weights.
 
     Parameters
@@ -38,6 +44,9 @@ def build_model(name: str, quality: int | None = None, **kwargs: Any) -> nn.Modu
         Zoo quality selecting the channel configuration (default: the zoo's highest for
         zoo models; must be ``None`` for models outside the zoo unless ``kwargs`` are
         given).
+    channels : int
+        Channels of the images the model codes (default 3): the input of ``g_a`` and the
+        output of ``g_s`` (see :func:`set_channels`).
     **kwargs
         Architecture arguments (``N``, ``M``, ...) passed to the model class instead of
         a zoo configuration.
@@ -47,6 +56,12 @@ def build_model(name: str, quality: int | None = None, **kwargs: Any) -> nn.Modu
     nn.Module
         The model in eval mode.
     """
+    check_channels(channels)
+    model = _build(name, quality, kwargs)
+    return set_channels(model, channels) if channels != RGB else model
+
+
+def _build(name: str, quality: int | None, kwargs: dict[str, Any]) -> nn.Module:
     MODELS = compressai().registry.MODELS
     cfgs = compressai().zoo.image.cfgs
 
@@ -102,3 +117,116 @@ def transforms(model: nn.Module) -> dict[str, nn.Module]:
             f"compression model"
         )
     return found
+
+
+# -- channels ----------------------------------------------------------------------------
+def check_channels(channels: object) -> int:
+    """``channels`` as an int >= 1; raises :class:`UnknownModelError` naming the value."""
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise UnknownModelError(
+            f"model channels {channels!r} must be an integer >= 1 (the bands a model codes at "
+            f"once); pass --arch channels=C with C >= 1, e.g. channels=4"
+        )
+    return channels
+
+
+def _image_convs(model: nn.Module) -> tuple[list[tuple[nn.Module, str]], tuple[nn.Module, str, int]] | None:
+    """Where the image enters and leaves ``model``: the convolutions of ``g_a``'s first
+    layer that read it, and the one of ``g_s``'s last layer that writes it, as ``(parent,
+    attribute)`` (the latter with its output channels per image channel); ``None`` for an
+    architecture of another shape."""
+    found = transforms(model)
+    g_a, g_s = found["g_a"], found["g_s"]
+    if not (isinstance(g_a, nn.Sequential) and isinstance(g_s, nn.Sequential) and len(g_a) and len(g_s)):
+        return None
+    first, last = g_a[0], g_s[-1]
+    if isinstance(first, nn.Conv2d):
+        reads = [(g_a, "0")]
+    elif type(first).__name__ == "ResidualBlockWithStride":  # cheng2020: main and skip path
+        reads = [(first, "conv1"), (first, "skip")]
+    else:
+        return None
+    if isinstance(last, nn.ConvTranspose2d):
+        return reads, (g_s, str(len(g_s) - 1), 1)
+    if isinstance(last, nn.Sequential) and len(last) == 2 and isinstance(last[0], nn.Conv2d) \
+            and isinstance(last[1], nn.PixelShuffle):  # subpel_conv3x3
+        return reads, (last, "0", last[1].upscale_factor ** 2)
+    return None
+
+
+def _same_conv(conv: nn.Module, in_channels: int, out_channels: int) -> nn.Module:
+    """A new convolution like ``conv`` (kind, kernel, stride, padding, bias) with other
+    channel counts, initialised as PyTorch initialises it."""
+    common = {
+        "kernel_size": conv.kernel_size, "stride": conv.stride, "padding": conv.padding,
+        "dilation": conv.dilation, "groups": conv.groups, "bias": conv.bias is not None,
+        "padding_mode": conv.padding_mode,
+    }
+    if isinstance(conv, nn.ConvTranspose2d):
+        new: nn.Module = nn.ConvTranspose2d(in_channels, out_channels, output_padding=conv.output_padding, **common)
+    else:
+        new = nn.Conv2d(in_channels, out_channels, **common)
+    return new.to(device=conv.weight.device, dtype=conv.weight.dtype)
+
+
+def set_channels(model: nn.Module, channels: int) -> nn.Module:
+    """Make ``model`` code images of ``channels`` bands: replace the first layer of ``g_a``
+    and the last layer of ``g_s`` by layers of the same kind, kernel, stride and padding
+    that read / write ``channels`` channels (new random weights).
+
+    Supported: ``g_a`` starting with a convolution or cheng2020's
+    ``ResidualBlockWithStride``, ``g_s`` ending with a transposed convolution or a
+    sub-pixel convolution: every CompressAI image model family.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A CompressAI model (modified in place and returned).
+    channels : int
+        Image channels, >= 1.
+
+    Returns
+    -------
+    nn.Module
+        ``model``.
+    """
+    check_channels(channels)
+    ends = _image_convs(model)
+    if ends is None:
+        raise UnknownModelError(
+            f"{type(model).__name__} does not start g_a with a convolution or end g_s with a "
+            f"(sub-pixel / transposed) convolution, so it cannot be built for {channels} channels; "
+            f"use channels=3 or another --model"
+        )
+    reads, (parent, name, per_channel) = ends
+    for owner, attr in reads:
+        conv = getattr(owner, attr)
+        setattr(owner, attr, _same_conv(conv, channels, conv.out_channels))
+    conv = getattr(parent, name)
+    setattr(parent, name, _same_conv(conv, conv.in_channels, channels * per_channel))
+    return model
+
+
+def model_channels(model: nn.Module) -> int:
+    """Channels of the images ``model`` codes (the input of ``g_a``, the output of ``g_s``).
+
+    Raises
+    ------
+    UnknownModelError
+        If ``g_a`` reads another number of channels than ``g_s`` writes.
+    """
+    ends = _image_convs(model)
+    if ends is None:  # another architecture: the first convolution of g_a tells
+        convs = [m for m in transforms(model)["g_a"].modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        if not convs:
+            raise UnknownModelError(f"{type(model).__name__}.g_a has no convolution; pass a CompressAI image model")
+        return int(convs[0].in_channels)
+    reads, (parent, name, per_channel) = ends
+    channels = int(getattr(*reads[0]).in_channels)
+    writes = int(getattr(parent, name).out_channels) // per_channel
+    if writes != channels:
+        raise UnknownModelError(
+            f"{type(model).__name__}.g_a reads {channels} channels but g_s writes {writes}; "
+            f"build it with build_model(..., channels=C) or set_channels(model, C)"
+        )
+    return channels

@@ -20,9 +20,9 @@ from torch import nn
 
 from tilestream.errors import TilestreamError, UnknownModelError
 from tilestream.models.compat import compressai
-from tilestream.models.registry import build_model, model_names
+from tilestream.models.registry import RGB, build_model, model_names, set_channels
 
-__all__ = ["ModelSpec", "WeightsError", "load_model", "read_checkpoint", "spec_for", "weights_sha256"]
+__all__ = ["ModelSpec", "WeightsError", "load_model", "read_checkpoint", "spec_for", "state_channels", "weights_sha256"]
 
 _CACHE: dict[tuple[str, str], nn.Module] = {}
 _LOCK = threading.Lock()
@@ -104,12 +104,39 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+def state_channels(state: dict[str, Any]) -> int:
+    """Channels of the images a state dict's model codes: the input channels of its first
+    ``g_a`` weight (``g_a.0.weight``, or ``g_a.0.conv1.weight`` for cheng2020); 3 when
+    the state has neither."""
+    for key in ("g_a.0.weight", "g_a.0.conv1.weight"):
+        weight = state.get(key)
+        if isinstance(weight, torch.Tensor) and weight.dim() == 4:
+            return int(weight.shape[1])
+    return RGB
+
+
+def _with_channels(cls: type[nn.Module], channels: int) -> type[nn.Module]:
+    """A subclass of ``cls`` whose constructor builds the model for ``channels`` image
+    channels, so that CompressAI's ``from_state_dict`` (which infers ``N``, ``M`` from the
+    weights and calls ``cls(N, M)``) builds the right shapes."""
+
+    def __init__(self: nn.Module, *args: Any, **kwargs: Any) -> None:
+        cls.__init__(self, *args, **kwargs)
+        set_channels(self, channels)
+
+    return type(cls.__name__, (cls,), {"__init__": __init__, "__module__": cls.__module__})
+
+
 def _from_state(name: str, quality: int | None, state: dict[str, Any], what: str) -> nn.Module:
     cls = compressai().registry.MODELS[name]
+    channels = state_channels(state)
     try:
         if quality is not None:
-            model = build_model(name, quality)
+            model = build_model(name, quality, channels=channels)
             model.load_state_dict(state)
+        elif channels != RGB:
+            model = _with_channels(cls, channels).from_state_dict(state)
+            model.__class__ = cls  # the subclass only built it: the model is a plain cls
         else:
             model = cls.from_state_dict(state)
     except (RuntimeError, KeyError, IndexError, AttributeError) as exc:
@@ -117,6 +144,7 @@ def _from_state(name: str, quality: int | None, state: dict[str, Any], what: str
         raise WeightsError(
             f"{what} does not fit the architecture {name}"
             + (f" quality {quality}" if quality is not None else "")
+            + (f" for {channels} channels" if channels != RGB else "")
             + f" ({first}); pass the --model (and --quality) it was trained with"
         ) from exc
     return model

@@ -15,7 +15,7 @@ from tilestream.geometry import CodecLayout
 from tilestream.io.open import open_source
 from tilestream.io.sinks import prepare_output
 from tilestream.io.stats import fit_value_range
-from tilestream.models.registry import transforms
+from tilestream.models.registry import model_channels, transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
@@ -105,6 +105,7 @@ def encode(
     layout = CodecLayout(src.shape, block, align=codec.align)
     fmt = src.pixel_format if nodata is None else src.pixel_format.with_nodata(nodata)
     fmt = fit_value_range(src, fmt)  # the per-band mapping into the model's range (wide samples)
+    fmt = fmt.with_model_channels(model_channels(loaded))  # bands are coded that many at a time
     plan = CodecContext(spec, layout, dev, src, None, fmt)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},

@@ -1,10 +1,16 @@
 """Random training crops drawn lazily from photographs or gigapixel sources.
 
 A *pool* is a list of images: photo files (JPEG / PNG, decoded on demand and kept in a
-small cache) and large sources (TIFF / zarr, read window by window through
-:class:`~tilestream.io.base.Source`, never whole). Crops are drawn uniformly over images,
-at a random position, optionally from a randomly downscaled view (more detail per crop),
-with random flips.
+small cache) and large sources (TIFF / zarr of any band count and of every sample type
+tilestream codes, read window by window through :class:`~tilestream.io.base.Source`, never
+whole). Crops are drawn uniformly over images, at a random position, optionally from a
+randomly downscaled view (more detail per crop), with random flips.
+
+A crop is what the encoder feeds the model: one band group of the image (bands grouped by
+the model's input channels, :meth:`~tilestream.pixels.PixelFormat.band_groups`), mapped into
+``[0, 1]`` per band by the value ranges of a statistics pass over the source
+(:func:`~tilestream.io.stats.fit_value_range`, once per source), nodata pixels filled as the
+encoder fills them. Crops that are mostly nodata are drawn again.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from tilestream.errors import TilestreamError
+from tilestream.io.base import Source
 from tilestream.io.open import open_source
+from tilestream.io.stats import fit_value_range
+from tilestream.pixels import PixelFormat
 
-__all__ = ["CropSampler", "list_images", "split_heldout", "HELDOUT_PHOTOS"]
+__all__ = ["CropSampler", "list_images", "source_format", "split_heldout", "HELDOUT_PHOTOS"]
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 LARGE_SUFFIXES = (".tif", ".tiff", ".btf", ".zarr")
@@ -63,7 +72,7 @@ def split_heldout(files: Sequence[str], heldout: Sequence[str] = HELDOUT_PHOTOS)
 
 
 class CropSampler:
-    """Draws ``(batch, 3, crop, crop)`` float batches in [0, 1].
+    """Draws ``(batch, channels, crop, crop)`` float batches in [0, 1].
 
     Parameters
     ----------
@@ -82,6 +91,16 @@ class CropSampler:
         wide; this keeps the per-crop detail of typical photographs).
     preload : bool
         Decode every photo once up front (fast sampling; memory ≈ 3·max_side²·files bytes).
+    channels : int
+        Input channels of the model (the band group size; 3 for the stock models).
+    nodata : float, optional
+        Value of pixels without data in the large sources (default: each source's own,
+        e.g. its GDAL_NODATA tag).
+    max_nodata : float
+        Largest share of nodata pixels in a crop; a crop with more is drawn again (up to
+        ``redraws`` times, then the crop with the least nodata is used).
+    redraws : int
+        Draws of a crop position before settling.
     """
 
     def __init__(
@@ -93,9 +112,14 @@ class CropSampler:
         cache: int = 8,
         max_side: int = 1536,
         preload: bool = False,
+        channels: int = 3,
+        nodata: float | None = None,
+        max_nodata: float = 0.5,
+        redraws: int = 20,
     ):
         if crop < 64 or crop % 64:
             raise TilestreamError(f"crop {crop} must be a multiple of 64 (e.g. 128 or 256)")
+        self._photo_format = PixelFormat("uint8", 3, model_channels=channels)  # validates channels
         self.files = list(files)
         self.crop = crop
         self.rng = np.random.default_rng(seed)
@@ -103,7 +127,12 @@ class CropSampler:
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._cache_size = cache
         self.max_side = max_side
+        self.channels = channels
+        self.max_nodata = max_nodata
+        self.redraws = redraws
         self._large = {f: open_source(f) for f in self.files if f.lower().endswith(LARGE_SUFFIXES)}
+        #: per large source, the encoder's mapping: value ranges, nodata and its fill, groups
+        self.formats = {f: source_format(src, nodata, channels) for f, src in self._large.items()}
         if preload:
             photos = [f for f in self.files if f not in self._large]
             self._cache_size = max(cache, len(photos) * len(self.scales))
@@ -131,18 +160,15 @@ class CropSampler:
         return array
 
     def sample(self) -> np.ndarray:
-        """One ``(crop, crop, 3)`` uint8 crop."""
+        """One ``(channels, crop, crop)`` float32 crop in [0, 1]: one band group of a random
+        image, mapped as the encoder maps it."""
         c = self.crop
         path = self.files[int(self.rng.integers(len(self.files)))]
         if path in self._large:
-            src = self._large[path]
-            h, w = src.shape
-            y0 = int(self.rng.integers(max(1, h - c + 1)))
-            x0 = int(self.rng.integers(max(1, w - c + 1)))
-            crop = src.read_padded(y0, y0 + c, x0, x0 + c)
-            if crop.shape[-1] == 1:
-                crop = np.repeat(crop, 3, axis=-1)
+            fmt = self.formats[path]
+            pixels = self._large_crop(path, fmt)
         else:
+            fmt = self._photo_format
             scale = int(self.rng.choice(self.scales))
             image = self._photo(path, scale)
             if min(image.shape[:2]) < c:
@@ -150,23 +176,76 @@ class CropSampler:
             h, w = image.shape[:2]
             y0 = int(self.rng.integers(max(1, h - c + 1)))
             x0 = int(self.rng.integers(max(1, w - c + 1)))
-            crop = image[y0 : y0 + c, x0 : x0 + c]
-            if crop.shape[:2] != (c, c):
-                crop = np.pad(crop, ((0, c - crop.shape[0]), (0, c - crop.shape[1]), (0, 0)), mode="edge")
+            pixels = image[y0 : y0 + c, x0 : x0 + c]
+            if pixels.shape[:2] != (c, c):
+                pixels = np.pad(pixels, ((0, c - pixels.shape[0]), (0, c - pixels.shape[1]), (0, 0)), mode="edge")
+        groups = fmt.band_groups()
+        bands = groups[int(self.rng.integers(len(groups)))] if len(groups) > 1 else groups[0]
+        x = fmt.group(bands).to_model(pixels[..., list(bands)])
+        if not np.isfinite(x).all():  # NaN / inf samples (float rasters): not a training signal
+            x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
         if self.rng.random() < 0.5:
-            crop = crop[:, ::-1]
+            x = x[:, :, ::-1]
         if self.rng.random() < 0.5:
-            crop = crop[::-1]
-        return np.ascontiguousarray(crop)
+            x = x[:, ::-1]
+        return np.ascontiguousarray(x)
+
+    def _large_crop(self, path: str, fmt: PixelFormat) -> np.ndarray:
+        """A ``(crop, crop, bands)`` window of a large source at a random position, drawn
+        again while more than ``max_nodata`` of it is nodata (or not finite)."""
+        c = self.crop
+        src = self._large[path]
+        h, w = src.shape
+        best: tuple[float, np.ndarray] = (np.inf, np.empty(0))
+        for _ in range(max(1, self.redraws)):
+            y0 = int(self.rng.integers(max(1, h - c + 1)))
+            x0 = int(self.rng.integers(max(1, w - c + 1)))
+            pixels = src.read_padded(y0, y0 + c, x0, x0 + c)
+            invalid = fmt.mask(pixels)
+            if fmt.dtype == "float32":
+                invalid |= ~np.isfinite(pixels).all(axis=-1)
+            share = float(invalid.mean())
+            if share <= self.max_nodata:
+                return pixels
+            if share < best[0]:
+                best = (share, pixels)
+        if best[0] >= 1.0:
+            raise TilestreamError(
+                f"training source {path!r}: {self.redraws} random {c}x{c} crops hold nothing but "
+                f"nodata ({fmt.nodata}); pass the right --nodata, a smaller --crop, or leave it out"
+            )
+        return best[1]
 
     def batch(self, size: int) -> np.ndarray:
-        """``(size, 3, crop, crop)`` float32 in [0, 1]."""
-        crops = np.stack([self.sample() for _ in range(size)])
-        return crops.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        """``(size, channels, crop, crop)`` float32 in [0, 1], channels last in memory (as
+        the batches of earlier releases, so that training runs reproduce bit for bit)."""
+        out = np.empty((size, self.crop, self.crop, self.channels), np.float32)
+        for k in range(size):
+            out[k] = self.sample().transpose(1, 2, 0)
+        return out.transpose(0, 3, 1, 2)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
             yield self.sample()
+
+
+def source_format(source: Source, nodata: float | None = None, channels: int = 3) -> PixelFormat:
+    """The pixel format the encoder would code ``source`` with: its nodata (``nodata``, or
+    the source's own), the value range and nodata fill of each band from a bounded
+    statistics pass, and bands grouped by a model of ``channels`` input channels.
+
+    Raises
+    ------
+    TilestreamError
+        If ``nodata`` is not a value of the source's sample type.
+    """
+    fmt = source.pixel_format
+    if nodata is not None:
+        try:
+            fmt = fmt.with_nodata(nodata)
+        except TilestreamError as exc:
+            raise TilestreamError(f"training source {source.description}: {exc}") from None
+    return fit_value_range(source, fmt).with_model_channels(channels)
 
 
 def file_digest(files: Sequence[str]) -> str:

@@ -5,6 +5,10 @@ network and a separate Adam for the entropy bottleneck's quantiles (the auxiliar
 as in CompressAI's example training script. Training state (weights, optimizers, step) is
 saved every ``checkpoint_every`` steps to ``OUT.state`` and can be resumed; the final
 ``OUT`` holds the state dict with ``update()`` applied, ready for ``--checkpoint``.
+
+``arch`` may hold ``channels`` (``--arch channels=4,N=64,M=96``): a model for images of that
+many bands (:func:`~tilestream.models.registry.build_model`), trained on crops of band groups
+of that size, as the encoder codes them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from torch import nn
 
 from tilestream.errors import TilestreamError
 from tilestream.models.compat import compressai
-from tilestream.models.registry import build_model
+from tilestream.models.registry import build_model, check_channels, model_channels
 from tilestream.train.data import CropSampler, file_digest, list_images
 
 __all__ = ["TrainConfig", "train"]
@@ -42,6 +46,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     seed: int = 0
     device: str = "cpu"
+    #: value of pixels without data in TIFF / zarr sources (default: each source's own)
+    nodata: float | None = None
 
 
 def _optimizers(model: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -52,8 +58,32 @@ def _optimizers(model: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Optimiz
 
 def _build(cfg: TrainConfig) -> nn.Module:
     if cfg.arch:
-        return build_model(cfg.model, **cfg.arch)
+        arch = dict(cfg.arch)
+        channels = arch.pop("channels", 3)
+        if arch:
+            return build_model(cfg.model, channels=channels, **arch)
+        return build_model(cfg.model, cfg.quality, channels=channels)  # channels=C alone: zoo config
     return build_model(cfg.model, cfg.quality)
+
+
+def _load(model: nn.Module, state: dict[str, Any], what: str, cfg: TrainConfig) -> None:
+    """Load ``state`` into the model built from ``cfg``, or say in one line what differs."""
+    from tilestream.models.spec import state_channels
+
+    have, want = state_channels(state), model_channels(model)
+    if have != want:
+        raise TilestreamError(
+            f"{what} codes {have} channel(s) but the model built from --arch codes {want}; pass "
+            f"--arch channels={have} (with the N / M it was trained with)"
+        )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise TilestreamError(
+            f"{what} does not fit {cfg.model} {cfg.arch or cfg.quality or ''} ({first}); pass the "
+            f"--model and --arch it was trained with"
+        ) from exc
 
 
 def _save(path: str, payload: dict[str, Any]) -> None:
@@ -111,17 +141,22 @@ def train(
     start = 0
     if resume is not None:
         state = torch.load(resume, map_location=cfg.device, weights_only=True)
-        model.load_state_dict(state["state_dict"])
+        _load(model, state["state_dict"], f"--resume {resume!r}", cfg)
         optimizer.load_state_dict(state["optimizer"])
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         start = int(state["step"])
     elif init is not None:
-        model.load_state_dict(read_checkpoint(init))
-    sampler = CropSampler(files, cfg.crop, seed=cfg.seed + start, preload=cfg.steps - start > 50)
+        _load(model, read_checkpoint(init), f"--init {init!r}", cfg)
+    channels = model_channels(model)
+    sampler = CropSampler(
+        files, cfg.crop, seed=cfg.seed + start, preload=cfg.steps - start > 50, channels=channels,
+        nodata=cfg.nodata,
+    )
     criterion = compressai().losses.RateDistortionLoss(lmbda=cfg.lmbda)
     meta = {
         "model": cfg.model, "quality": cfg.quality, "arch": cfg.arch or {}, "lmbda": cfg.lmbda,
         "crop": cfg.crop, "batch": cfg.batch, "lr": cfg.lr, "data": file_digest(files),
+        "channels": channels, "nodata": cfg.nodata,
     }
     if progress is None:
         progress = sys.stderr.isatty()
@@ -169,10 +204,20 @@ def train(
 
 
 def parse_arch(text: str | None) -> dict[str, int] | None:
-    """Parse ``N=64,M=96`` into ``{"N": 64, "M": 96}``."""
+    """Parse ``N=64,M=96`` into ``{"N": 64, "M": 96}``; ``channels=C`` sets the image
+    channels of the model (checked to be >= 1).
+
+    >>> parse_arch("channels=4,N=64,M=96")
+    {'channels': 4, 'N': 64, 'M': 96}
+    """
     if not text:
         return None
     try:
-        return {k.strip(): int(v) for k, v in (part.split("=") for part in text.split(","))}
+        arch = {k.strip(): int(v) for k, v in (part.split("=") for part in text.split(","))}
     except ValueError as exc:
-        raise TilestreamError(f"--arch {text!r} is not NAME=INT[,NAME=INT] (e.g. N=64,M=96)") from exc
+        raise TilestreamError(
+            f"--arch {text!r} is not NAME=INT[,NAME=INT] (e.g. N=64,M=96 or channels=4,N=64,M=96)"
+        ) from exc
+    if "channels" in arch:
+        check_channels(arch["channels"])
+    return arch
