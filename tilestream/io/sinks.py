@@ -74,16 +74,29 @@ class Sink(ABC):
 
 class TiffSink(Sink):
     """A tiled BigTIFF written tile by tile (tifffile with a tile iterator), with the
-    source's GeoTIFF tags (``geotiff``: see :mod:`tilestream.io.geotiff`)."""
+    source's GeoTIFF tags (``geotiff``: see :mod:`tilestream.io.geotiff`).
 
-    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None):
+    Pixel-interleaved, or band-interleaved (``PlanarConfiguration`` separate) for a source
+    stored band by band (``layout="SYX"``): that file is laid out first with every tile's
+    place fixed (uncompressed), then each block's bands are written into their tiles as
+    the blocks arrive.
+    """
+
+    def __init__(
+        self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
+        layout: str = "YXS",
+    ):
         super().__init__(path, shape, pixel_format, block)
         self.geotiff = geotiff or {}
+        self.planar = layout == "SYX" and pixel_format.channels > 1
 
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import tifffile
 
         b, fmt = self.block, self.pixel_format
+        if self.planar:
+            self._write_planar(blocks)
+            return
 
         def tiles() -> Iterator[np.ndarray]:
             for _, data in blocks:
@@ -102,6 +115,31 @@ class TiffSink(Sink):
                 metadata=None,
                 extratags=extratags(self.geotiff),
             )
+
+    def _write_planar(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
+        import tifffile
+
+        b, fmt = self.block, self.pixel_format
+        h, w = self.shape
+        with tifffile.TiffWriter(self.tmp, bigtiff=True) as tif:
+            tif.write(
+                None, shape=(fmt.channels, h, w), dtype=fmt.dtype, tile=(b, b), photometric=fmt.photometric,
+                planarconfig="separate", metadata=None, extratags=extratags(self.geotiff),
+            )
+        with tifffile.TiffFile(self.tmp) as tif:
+            page = tif.pages[0]
+            offsets, order = page.dataoffsets, tif.byteorder
+        across = -(-w // b)
+        per_band = -(-h // b) * across
+        dtype = np.dtype(fmt.dtype).newbyteorder(order)
+        with open(self.tmp, "r+b") as fh:
+            for window, data in blocks:
+                index = (window.y.start // b) * across + window.x.start // b
+                for band in range(fmt.channels):
+                    tile = np.zeros((b, b), dtype)
+                    tile[: data.shape[0], : data.shape[1]] = data[..., band]
+                    fh.seek(offsets[band * per_band + index])
+                    fh.write(tile.tobytes())
 
 
 class ZarrSink(Sink):
@@ -193,11 +231,10 @@ def sink_for(
     path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
     metadata: dict | None = None,
 ) -> Sink:
-    """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel-interleaved, whatever the
-    source's layout: a tile iterator writes every band of a tile at once; with the source's
-    GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
+    """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel- or band-interleaved as the
+    source's ``layout``; with the source's GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
     order ``layout`` (an xarray-style group when georeferenced)."""
     tags = (metadata or {}).get("geotiff")
     if path.lower().endswith((".tif", ".tiff")):
-        return TiffSink(path, shape, pixel_format, block, tags)
+        return TiffSink(path, shape, pixel_format, block, tags, layout)
     return ZarrSink(path, shape, pixel_format, block, layout, tags)
