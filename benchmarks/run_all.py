@@ -1,10 +1,10 @@
 """Run every benchmark and regenerate benchmarks/RESULTS.md.
 
 Each script also runs alone (``python benchmarks/NAME.py [--quick]``). ``--quick`` runs the
-small version of each (seconds; no corpus needed, except by ``rd_satellite``, which skips
-itself when ``scripts/fetch_corpus.sh`` has not been run) and writes ``results/*_quick.json``
-and ``results/RESULTS_quick.md`` instead of the published files: the test suite runs it as a
-smoke test.
+small version of each (seconds; no corpus needed, except by ``rd_satellite`` and
+``satellite_mosaic``, which skip themselves when ``scripts/fetch_corpus.sh`` has not been
+run) and writes ``results/*_quick.json`` and ``results/RESULTS_quick.md`` instead of the
+published files: the test suite runs it as a smoke test.
 
 Usage: python benchmarks/run_all.py [--quick] [--only NAME ...] [--skip NAME ...]
 """
@@ -32,6 +32,7 @@ SCRIPTS = [
     "memory_macs",
     "memory_streaming",
     "gigapixel",
+    "satellite_mosaic",
     "cuda_benchmark",
 ]
 #: scripts without a quick mode (cheap enough, or not run in the smoke test)
