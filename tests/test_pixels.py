@@ -22,17 +22,22 @@ INTEGER = ["uint8", "uint16", "int16", "uint32", "int32"]
 @given(
     dtype=st.sampled_from(INTEGER + ["float32"]),
     channels=st.sampled_from([1, 3]),
+    transfer=st.sampled_from(["auto", "linear", "sqrt"]),
     data=st.data(),
 )
-def test_the_mapping_inverts_exactly_up_to_float32_precision(dtype, channels, data):
+def test_the_mapping_inverts_exactly_up_to_float32_precision(dtype, channels, transfer, data):
     info = np.iinfo(dtype) if dtype != "float32" else None
     elements = (
         st.integers(int(info.min), int(info.max)) if info is not None
         else st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False, width=32)
     )
     array = data.draw(hnp.arrays(dtype, (3, 4, channels), elements=elements))
-    fmt = fit_value_range(open_source(array if channels == 3 else array[..., 0]))
+    fmt = fit_value_range(open_source(array if channels == 3 else array[..., 0]), transfer=transfer)
     assert fmt.dtype == dtype and fmt.channels == channels
+    if dtype == "uint8" or transfer == "linear":
+        assert fmt.transfer is None
+    elif transfer == "sqrt":
+        assert fmt.transfer == ("sqrt",) * channels
     x = fmt.to_model(array)
     assert x.shape == (3, 3, 4) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     back = fmt.from_model(x)
@@ -103,8 +108,9 @@ def test_more_than_three_bands_are_coded_in_groups_each_like_alone(tmp_path, cou
     tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(image, -1, 0), photometric="minisblack", planarconfig="separate")
     tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
-    decoded = tifffile.imread(tmp_path / "out.tif")
-    assert decoded.shape == image.shape and decoded.dtype == image.dtype
+    decoded = tifffile.imread(tmp_path / "out.tif")  # band-interleaved like its source
+    assert decoded.shape == (count, *image.shape[:2]) and decoded.dtype == image.dtype
+    decoded = np.moveaxis(decoded, 0, -1)
     with tilestream.open(tmp_path / "c.tsz", model=model) as img:
         groups = img.pixel_format.band_groups()
         assert len(groups) == -(-count // 3)
@@ -155,7 +161,7 @@ def test_nodata_pixels_restore_exactly_and_no_valid_pixel_becomes_nodata(dtype, 
     holes = data.draw(hnp.arrays(bool, (4, 5)))
     array[holes] = nodata
     source = open_source(array, layout="YXS")
-    fmt = fit_value_range(source, source.pixel_format.with_nodata(nodata))
+    fmt = fit_value_range(source, source.pixel_format.with_nodata(nodata), transfer=data.draw(st.sampled_from(["linear", "sqrt"])))
     mask = fmt.mask(array)
     np.testing.assert_array_equal(mask, holes | (array == np.asarray(nodata, dtype)).all(axis=-1))
     for bands in fmt.band_groups():  # decode each group as the codec would, then restore
@@ -165,6 +171,8 @@ def test_nodata_pixels_restore_exactly_and_no_valid_pixel_becomes_nodata(dtype, 
         if mask.any() and not mask.all():  # holes hold the band's fill, not the nodata value
             lo, hi = np.array(sub.value_range).T
             expected = (np.array(sub.fill).astype(dtype).astype(np.float64) - lo) / (hi - lo)
+            if sub.transfer is not None:
+                expected = np.where(np.array(sub.transfer) == "sqrt", np.sqrt(expected), expected)
             np.testing.assert_allclose(x[: len(bands), mask].T, np.broadcast_to(expected, (mask.sum(), len(bands))), atol=1e-5)
     decoded = np.concatenate([fmt.group(b).from_model(fmt.group(b).to_model(array[..., list(b)])) for b in fmt.band_groups()], -1)
     restored = fmt.restore(decoded, mask)
@@ -270,3 +278,29 @@ def test_the_codec_round_trips_any_type_bands_layout_and_nodata(dtype, channels,
             np.testing.assert_array_equal(ranges, np.stack([original.min(axis=0), original.max(axis=0)], 1))
         slack = 1e-6 * span if dtype == "float32" else 0.0  # float32 rounding of lo + x·span
         assert (valid.min(axis=0) >= ranges[:, 0] - slack).all() and (valid.max(axis=0) <= ranges[:, 1] + slack).all()
+
+
+def test_the_statistics_pass_picks_a_square_root_for_bands_crowded_at_the_bottom():
+    """Real data: Landsat-8 reflectances (a few bright pixels far above the bulk) get a square
+    root, a DEM and float32 elevations stay linear; the choice is recorded and inverted."""
+    from pathlib import Path
+
+    rasters = Path(__file__).resolve().parent / "data" / "rasters"
+    scene = open_source(rasters / "landsat8_uint16_3band_256x320.tif")
+    fmt = fit_value_range(scene)
+    pixels = scene.read(0, 256, 0, 320)
+    valid = ~fmt.mask(pixels)
+    for c, (lo, hi) in enumerate(fmt.value_range):
+        share = (np.median(pixels[valid][:, c]) - lo) / (hi - lo)
+        if abs(share - 0.2) > 0.01:  # the pass takes the median of a subsample
+            assert (fmt.transfer or ("linear",) * 3)[c] == ("sqrt" if share < 0.2 else "linear")
+    assert fmt.transfer is not None and "sqrt" in fmt.transfer
+    assert PixelFormat.from_attrs(fmt.to_attrs()) == fmt
+    for name in ("srtm90_dem_128x160.tif", "co_elevation_f32_128x160.tif"):
+        assert fit_value_range(open_source(rasters / name)).transfer is None
+    # a square root spreads the crowded band over more of the model's input
+    x_auto = fmt.to_model(pixels)[:, valid]
+    x_linear = fmt.with_transfer(None).to_model(pixels)[:, valid]
+    curved = [c for c, t in enumerate(fmt.transfer) if t == "sqrt"]
+    assert all(np.percentile(x_auto[c], 99) - np.percentile(x_auto[c], 1)
+               > 1.1 * (np.percentile(x_linear[c], 99) - np.percentile(x_linear[c], 1)) for c in curved)

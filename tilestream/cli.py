@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("output", help="container: a folder, or a file ending in .zip")
     enc.add_argument("--block", type=int, default=None, help="block side in pixels, multiple of 64 (default 512)")
     enc.add_argument("--nodata", type=float, default=None, help="value of pixels without data (default: the GDAL_NODATA tag)")
+    enc.add_argument(
+        "--transfer", choices=("auto", "linear", "sqrt"), default="auto",
+        help="curve of samples wider than 8 bits after the per-band linear map: auto (square root for bands "
+             "crowded at the bottom of their range), linear or sqrt (default auto)",
+    )
     _weights_args(enc, encode=True)
 
     dec = commands.add_parser("decode", help="decode a container into a tiled BigTIFF or zarr array")
@@ -163,6 +168,7 @@ def _encode(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=_progress(args),
         nodata=args.nodata,
+        transfer=args.transfer,
     )
     if not args.quiet:
         h, w = result.image_shape
@@ -211,7 +217,10 @@ def _info(args: argparse.Namespace) -> int:
     if len(groups) > 1 or per != 3:
         print(f"  band groups   {' '.join('(' + ','.join(map(str, g)) + ')' for g in groups)}, {per} channels each")
     ranges = report["pixel_format"]["value_range"]
-    print("  value range   " + ", ".join(f"band {c}: {lo:g}..{hi:g}" for c, (lo, hi) in enumerate(ranges)))
+    curves = report["pixel_format"].get("transfer") or ["linear"] * len(ranges)
+    print("  value range   " + ", ".join(
+        f"band {c}: {lo:g}..{hi:g}" + (f" ({t})" if t != "linear" else "") for c, ((lo, hi), t) in enumerate(zip(ranges, curves))
+    ))
     print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")
     print(f"  weights       sha256 {model['sha256']}")
     print(f"  size          {report['bytes']} bytes, {report['bpp']:.4f} bpp")

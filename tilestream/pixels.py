@@ -35,6 +35,8 @@ from tilestream.errors import TilestreamError
 
 __all__ = ["PixelFormat", "PixelFormatError"]
 
+#: per-band curves after the linear map onto [0, 1] (see ``PixelFormat.transfer``)
+TRANSFERS = ("linear", "sqrt")
 #: channels of the stock models' input (the default group size)
 MODEL_CHANNELS = 3
 #: sample types coded, and the value range assumed before the statistics pass
@@ -76,6 +78,11 @@ class PixelFormat:
     model_channels : int
         Input channels of the model that codes the image (3 for every stock model): bands
         are coded that many at a time (:meth:`band_groups`).
+    transfer : tuple of str or None
+        Per band, the curve after the linear map onto ``[0, 1]``: ``"linear"`` or ``"sqrt"``
+        (a band whose values crowd the bottom of their range: the square root spreads them
+        over more of the model's input); ``None``: all linear. Chosen by the statistics pass
+        (:func:`~tilestream.io.stats.fit_value_range`); never for uint8.
     """
 
     dtype: str = "uint8"
@@ -84,6 +91,7 @@ class PixelFormat:
     nodata: float | None = None
     fill: tuple[float, ...] | None = None
     model_channels: int = MODEL_CHANNELS
+    transfer: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in _RANGES:
@@ -117,6 +125,14 @@ class PixelFormat:
             object.__setattr__(self, "fill", tuple(float(v) for v in self.fill))
             if len(self.fill) != self.channels:
                 raise PixelFormatError(f"fill {self.fill} does not give one value per channel")
+        if self.transfer is not None:
+            curves = tuple(str(t) for t in self.transfer)
+            if len(curves) != self.channels or any(t not in TRANSFERS for t in curves):
+                raise PixelFormatError(
+                    f"transfer {curves} does not give one of {', '.join(TRANSFERS)} per channel; "
+                    f"re-encode with this tilestream"
+                )
+            object.__setattr__(self, "transfer", None if all(t == "linear" for t in curves) else curves)
 
     @classmethod
     def for_samples(cls, dtype: Any, channels: int, what: str = "the image") -> PixelFormat:
@@ -140,6 +156,17 @@ class PixelFormat:
     def with_ranges(self, ranges: list[tuple[float, float]], fill: list[float] | None = None) -> PixelFormat:
         """This format with per-channel value ranges (and nodata fill) from a statistics pass."""
         return replace(self, value_range=tuple(ranges), fill=None if fill is None else tuple(fill))
+
+    def with_transfer(self, transfer: list[str] | tuple[str, ...] | None) -> PixelFormat:
+        """This format with per-band transfer curves (see :attr:`transfer`)."""
+        return replace(self, transfer=None if transfer is None else tuple(transfer))
+
+    def _curved(self) -> np.ndarray | None:
+        """Channel indices whose transfer is ``sqrt`` (``None`` when none is)."""
+        if self.transfer is None:
+            return None
+        picked = np.array([n for n, t in enumerate(self.transfer) if t == "sqrt"], int)
+        return picked if picked.size else None
 
     def with_nodata(self, nodata: float | None) -> PixelFormat:
         """This format with another nodata value."""
@@ -189,7 +216,10 @@ class PixelFormat:
     def group(self, bands: tuple[int, ...]) -> PixelFormat:
         """The format of the image made of ``bands`` (one of :meth:`band_groups`)."""
         fill = None if self.fill is None else tuple(self.fill[b] for b in bands)
-        return replace(self, channels=len(bands), value_range=tuple(self.value_range[b] for b in bands), fill=fill)
+        transfer = None if self.transfer is None else tuple(self.transfer[b] for b in bands)
+        return replace(
+            self, channels=len(bands), value_range=tuple(self.value_range[b] for b in bands), fill=fill, transfer=transfer,
+        )
 
     def _affine(self, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
         lo = np.array([r[0] for r in self.value_range], np.float64)
@@ -213,7 +243,11 @@ class PixelFormat:
             x /= span
         else:  # in float64 (a large offset over a small span loses nothing), clipped to the range
             lo64, span64 = self._affine(np.float64)
-            x = np.clip((x.astype(np.float64) - lo64) / span64, 0.0, 1.0).astype(np.float32)
+            t = np.clip((x.astype(np.float64) - lo64) / span64, 0.0, 1.0)
+            curved = self._curved()
+            if curved is not None:
+                t[curved] = np.sqrt(t[curved])
+            x = t.astype(np.float32)
         if self.channels < self.model_channels:
             x = np.concatenate([x, np.repeat(x[-1:], self.model_channels - self.channels, axis=0)])
         return x
@@ -236,7 +270,11 @@ class PixelFormat:
         if self.dtype == "uint8":  # x·255 in float32, exactly as CompressAI's own decoders
             return np.round(x * span).astype(np.uint8).transpose(1, 2, 0)
         lo, span = self._affine(np.float64)
-        samples = x.astype(np.float64) * span + lo  # float64: exact for 32-bit integers
+        t = x.astype(np.float64)
+        curved = self._curved()
+        if curved is not None:
+            t[curved] = np.square(t[curved])
+        samples = t * span + lo  # float64: exact for 32-bit integers
         if self.is_integer:
             info = np.iinfo(np.dtype(self.dtype))
             samples = np.clip(np.round(samples), info.min, info.max)
@@ -269,6 +307,7 @@ class PixelFormat:
         attrs = asdict(self)
         attrs["value_range"] = [list(r) for r in self.value_range]
         attrs["fill"] = None if self.fill is None else list(self.fill)
+        attrs["transfer"] = None if self.transfer is None else list(self.transfer)
         return attrs
 
     @classmethod
@@ -281,4 +320,5 @@ class PixelFormat:
         return cls(
             dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"),
             None if fill is None else tuple(fill), int(attrs.get("model_channels", MODEL_CHANNELS)),
+            None if attrs.get("transfer") is None else tuple(attrs["transfer"]),
         )

@@ -5,10 +5,13 @@ A container is a zarr v3 group whose attributes hold :class:`ContainerMeta` (plu
 variable-length byte string per latent chunk (see the README's "The container" section).
 
 Versions: 1.0 (single-stream families), 1.1 (adds ``phases`` and ``stream_grids`` for
-context models), 1.2 (adds ``pixel_format`` and ``source_metadata``). A minor version only adds; a reader of 1.x
-reads every 1.y and refuses another major version. ``pixel_format["model_channels"]`` (the
-band group size: the model's input channels) was added within 1.2; a record without it
-means 3, as every model coded before it had.
+context models), 1.2 (adds ``pixel_format`` and ``source_metadata``), 1.3 (adds
+``pixel_format["model_channels"]``, the band group size, and ``pixel_format["transfer"]``,
+the per-band curves). A minor version only adds; a reader reads every older version and
+refuses a newer one (whose additions it cannot know the meaning of) with one line naming
+the format. A container is written with the oldest version that holds it: one that uses
+no 1.3 addition (3 model channels, linear curves) is a 1.2 container, which the releases
+that read 1.2 decode as before.
 """
 
 from __future__ import annotations
@@ -19,11 +22,21 @@ from typing import Any
 from tilestream.errors import TilestreamError
 from tilestream.pixels import PixelFormat
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta", "format_version_for"]
 
 FORMAT = "tilestream"
 #: ``major.minor``: readers refuse another major version
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
+
+
+def format_version_for(fmt: PixelFormat) -> str:
+    """The oldest container format that records ``fmt``."""
+    return "1.3" if fmt.transfer is not None or fmt.model_channels != 3 else "1.2"
+
+
+def _version_key(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
 
 
 class ContainerError(TilestreamError):
@@ -83,11 +96,14 @@ class ContainerMeta:
                 f"pass a file written by 'tilestream encode'"
             )
         version = str(attrs.get("format_version", ""))
-        major = version.split(".")[0]
-        if major != FORMAT_VERSION.split(".")[0]:
+        try:
+            key = _version_key(version)
+        except ValueError:
+            raise ContainerError(f"{where} has container format {version!r}, which no tilestream writes; re-encode it") from None
+        if key[0] != _version_key(FORMAT_VERSION)[0] or key > _version_key(FORMAT_VERSION):
             raise ContainerError(
-                f"{where} uses container format {version}, but this tilestream reads format "
-                f"{FORMAT_VERSION.split('.')[0]}.x; upgrade tilestream to read it"
+                f"{where} uses container format {version}, but this tilestream reads formats up to "
+                f"{FORMAT_VERSION}; upgrade tilestream to read it"
             )
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in attrs.items() if k in known}

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from tilestream.container import ContainerMeta, ContainerWriter
+from tilestream.container.schema import format_version_for
 from tilestream.entropy import codec_for
 from tilestream.geometry import CodecLayout
 from tilestream.io.open import open_source
@@ -58,6 +59,7 @@ def encode(
     progress: bool | None = None,
     num_workers: int | None = None,
     nodata: float | None = None,
+    transfer: str = "auto",
 ) -> EncodeResult:
     """Compress an image block by block into a container.
 
@@ -90,6 +92,10 @@ def encode(
         Value of pixels without data (all bands); default: the source's GDAL_NODATA tag.
         Their mask is coded losslessly, they are filled with each band's mean before
         encoding, and they decode to exactly this value.
+    transfer : {"auto", "linear", "sqrt"}
+        Curve of samples wider than 8 bits after the per-band linear map onto the model's
+        range: ``"auto"`` takes a square root for bands whose values crowd the bottom of
+        their range (:func:`~tilestream.io.stats.fit_value_range`).
 
     Returns
     -------
@@ -104,7 +110,7 @@ def encode(
     codec = codec_for(loaded)
     layout = CodecLayout(src.shape, block, align=codec.align)
     fmt = src.pixel_format if nodata is None else src.pixel_format.with_nodata(nodata)
-    fmt = fit_value_range(src, fmt)  # the per-band mapping into the model's range (wide samples)
+    fmt = fit_value_range(src, fmt, transfer=transfer)  # the per-band mapping into the model's range (wide samples)
     fmt = fmt.with_model_channels(model_channels(loaded))  # bands are coded that many at a time
     plan = CodecContext(spec, layout, dev, src, None, fmt)
     meta = ContainerMeta(
@@ -126,6 +132,7 @@ def encode(
         source_layout=src.layout,
         source_metadata=dict(src.metadata),
         tilestream_version=_version(),
+        format_version=format_version_for(fmt),
     )
     h, w = src.shape
     rows, cols = layout.grid_shape
