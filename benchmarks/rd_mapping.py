@@ -271,6 +271,7 @@ def unit_value_range() -> Iterator[None]:
     original = module.fit_value_range
 
     def pinned(source: Any, fmt: Any = None, **kwargs: Any) -> Any:
+        kwargs["transfer"] = "linear"  # the alternatives are applied before; nothing on top
         fitted = original(source, fmt, **kwargs)
         if fitted.dtype != "float32":
             return fitted
@@ -298,7 +299,7 @@ def overhead_bytes(path: Path) -> dict[str, int]:
     return {"mask_bytes": int(mask), "metadata_bytes": int(meta)}
 
 
-def code(image: Any, quality: int, workdir: Path, nodata: float) -> tuple[np.ndarray, int, dict[str, int]]:
+def code(image: Any, quality: int, workdir: Path, nodata: float, transfer: str = "linear") -> tuple[np.ndarray, int, dict[str, int]]:
     """Encode ``image`` (array or GeoTIFF path) with the default model, decode it whole.
 
     Returns
@@ -314,7 +315,7 @@ def code(image: Any, quality: int, workdir: Path, nodata: float) -> tuple[np.nda
 
     out = Path(tempfile.mkdtemp(dir=workdir)) / "image.tsz"
     try:
-        tilestream.encode(image, out, quality=quality, nodata=nodata, progress=False)
+        tilestream.encode(image, out, quality=quality, nodata=nodata, progress=False, transfer=transfer)
         with tilestream.open(out) as coded:
             decoded = np.asarray(coded[:, :])
         return decoded, container_bytes(out), overhead_bytes(out)
@@ -376,7 +377,7 @@ def as_shipped_curve(scene: Scene, qualities: Sequence[int], workdir: Path) -> d
         points.append(with_latent_rate({**measure(scene, nbytes, decoded, f"q{q}", time.perf_counter() - t), **extra},
                                        scene.positions))
         report(scene, AS_SHIPPED, points[-1])
-    return {"formula": "tilestream.encode of the uint16 GeoTIFF crop, nodata=0 (its own per-band min-max mapping)",
+    return {"formula": "tilestream.encode of the uint16 GeoTIFF crop, nodata=0, transfer='linear' (its own per-band min-max mapping)",
             "points": points}
 
 
