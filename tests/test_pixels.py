@@ -304,3 +304,11 @@ def test_the_statistics_pass_picks_a_square_root_for_bands_crowded_at_the_bottom
     curved = [c for c, t in enumerate(fmt.transfer) if t == "sqrt"]
     assert all(np.percentile(x_auto[c], 99) - np.percentile(x_auto[c], 1)
                > 1.1 * (np.percentile(x_linear[c], 99) - np.percentile(x_linear[c], 1)) for c in curved)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "bool", "int64", "uint64", "float16"])
+def test_unsupported_sample_types_are_refused_in_one_line_naming_the_fix(dtype):
+    with pytest.raises(tilestream.TilestreamError) as info:
+        open_source(np.zeros((8, 8), dtype))
+    message = str(info.value)
+    assert "\n" not in message and f"dtype {dtype}" in message and "convert" in message
