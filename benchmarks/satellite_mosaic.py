@@ -35,9 +35,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RASTERS = HERE / "corpus" / "rasters"
 sys.path.insert(0, str(HERE))
-from common import save_json  # noqa: E402
-
-from memory_streaming import run_measured  # noqa: E402
+from common import save_json
+from memory_streaming import run_measured
 
 SCENE_A = ["LC08_L1TP_224078_20200518_20200518_01_RT.TIF"]
 SCENE_B = [f"LC08_L1TP_224077_20200518_20200518_01_RT_B{b}.TIF" for b in (2, 3, 4)]

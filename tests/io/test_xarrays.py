@@ -16,7 +16,7 @@ from tilestream.errors import TilestreamError
 rasterio = pytest.importorskip("rasterio")
 xr = pytest.importorskip("xarray")
 rioxarray = pytest.importorskip("rioxarray")
-from rasterio.transform import Affine  # noqa: E402
+from rasterio.transform import Affine
 
 SCENE = Path(__file__).resolve().parents[1] / "data" / "rasters" / "landsat8_uint16_3band_256x320.tif"
 

@@ -71,7 +71,11 @@ class ZarrSource(Source):
         """Nodata (``_FillValue`` / ``nodata`` attribute) and, for an xarray-written group,
         the georeferencing of its ``grid_mapping`` variable."""
         from tilestream.io import geotiff
-        from tilestream.io.xarrays import epsg_of, nodata_of, transform_from_geotransform
+        from tilestream.io.xarrays import (
+            epsg_of,
+            nodata_of,
+            transform_from_geotransform,
+        )
 
         attrs = dict(arr.attrs)
         nodata = nodata_of(attrs)
