@@ -312,3 +312,13 @@ def test_unsupported_sample_types_are_refused_in_one_line_naming_the_fix(dtype):
         open_source(np.zeros((8, 8), dtype))
     message = str(info.value)
     assert "\n" not in message and f"dtype {dtype}" in message and "convert" in message
+
+
+def test_nan_is_a_nodata_value_of_float_samples_only():
+    fmt = PixelFormat.for_samples("float32", 2).with_nodata(float("nan"))
+    pixels = np.array([[[np.nan, np.nan], [1.0, np.nan], [2.0, 3.0]]], np.float32)
+    np.testing.assert_array_equal(fmt.mask(pixels), [[True, False, False]])
+    back = PixelFormat.from_attrs(__import__("json").loads(__import__("json").dumps(fmt.to_attrs())))
+    assert np.isnan(back.nodata) and back.dtype == "float32"
+    with pytest.raises(PixelFormatError, match="nodata nan is not a value of uint16 samples"):
+        PixelFormat.for_samples("uint16", 1).with_nodata(float("nan"))

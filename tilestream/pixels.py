@@ -70,7 +70,7 @@ class PixelFormat:
         Per channel, the sample values mapped to the model's 0 and 1.
     nodata : float or None
         The value of pixels without data (``None``: every pixel is valid). A pixel is
-        without data when every band holds this value.
+        without data when every band holds this value; NaN (float samples) marks NaN pixels.
     fill : tuple of float or None
         Per band, the value nodata pixels are replaced by before encoding (the band's mean:
         cheap to code, and the same wherever a window is read, so block-wise coding stays
@@ -116,7 +116,10 @@ class PixelFormat:
         object.__setattr__(self, "value_range", ranges)
         if self.nodata is not None:
             value = np.asarray(self.nodata, np.float64)
-            if not np.isfinite(value) or np.asarray(value.astype(self.dtype), np.float64) != value:
+            object.__setattr__(self, "nodata", float(value))
+            if np.isnan(value) and not self.is_integer:
+                pass  # NaN marks nodata in float rasters (GDAL_NODATA "nan")
+            elif not np.isfinite(value) or np.asarray(value.astype(self.dtype), np.float64) != value:
                 raise PixelFormatError(
                     f"nodata {self.nodata!r} is not a value of {self.dtype} samples; pass --nodata "
                     f"with a value the image's type can hold"
@@ -184,6 +187,8 @@ class PixelFormat:
         """``(h, w)`` True where ``(h, w, channels)`` samples are nodata (all bands)."""
         if self.nodata is None:
             return np.zeros(pixels.shape[:2], bool)
+        if np.isnan(self.nodata):
+            return np.isnan(pixels).all(axis=-1)
         return (pixels == np.asarray(self.nodata).astype(pixels.dtype)).all(axis=-1)
 
     def restore(self, samples: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -308,6 +313,8 @@ class PixelFormat:
         attrs["value_range"] = [list(r) for r in self.value_range]
         attrs["fill"] = None if self.fill is None else list(self.fill)
         attrs["transfer"] = None if self.transfer is None else list(self.transfer)
+        if self.nodata is not None and np.isnan(self.nodata):
+            attrs["nodata"] = "NaN"  # JSON has no NaN
         return attrs
 
     @classmethod
@@ -318,7 +325,8 @@ class PixelFormat:
         ranges = attrs.get("value_range") or [_RANGES.get(dtype, (0.0, 1.0))] * channels
         fill = attrs.get("fill")
         return cls(
-            dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges), attrs.get("nodata"),
+            dtype, channels, tuple((float(lo), float(hi)) for lo, hi in ranges),
+            None if attrs.get("nodata") is None else float(attrs["nodata"]),
             None if fill is None else tuple(fill), int(attrs.get("model_channels", MODEL_CHANNELS)),
             None if attrs.get("transfer") is None else tuple(attrs["transfer"]),
         )

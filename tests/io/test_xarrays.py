@@ -99,3 +99,35 @@ def test_a_group_of_several_images_is_refused_with_the_names(tmp_path):
     root.create_array("b", shape=(64, 64), dtype="uint8")
     with pytest.raises(TilestreamError, match=r"holds 2 image arrays \(a, b\); pass the path of one"):
         tilestream.encode(tmp_path / "two.zarr", tmp_path / "x.tsz", progress=False)
+
+
+def test_nan_marks_nodata_in_float_rasters_through_tiff_zarr_and_dataarray(tmp_path):
+    """GDAL_NODATA "nan" on a real float32 elevation crop: NaN pixels come back as NaN in the
+    GeoTIFF (GDAL), in the zarr output (xarray, _FillValue NaN) and from a DataArray input."""
+    model = cached_model("mbt2018-mean")
+    with rasterio.open(SCENE.parent / "co_elevation_f32_128x160.tif") as src:
+        band, profile = src.read(1), src.profile
+    band[:40, :50] = np.nan
+    band[100:, 130:] = np.nan
+    profile.update(nodata=float("nan"))
+    with rasterio.open(tmp_path / "nan.tif", "w", **profile) as dst:
+        dst.write(band, 1)
+    holes = np.isnan(band)
+    tilestream.encode(tmp_path / "nan.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    with tilestream.open(tmp_path / "c.tsz", model=model) as img:
+        assert np.isnan(img.pixel_format.nodata)
+        lo, hi = img.pixel_format.value_range[0]
+    assert (lo, hi) == (float(np.nanmin(band)), float(np.nanmax(band)))
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.zarr", model=model, progress=False)
+    with rasterio.open(tmp_path / "out.tif") as out:
+        decoded = out.read(1)
+        assert np.isnan(out.nodata)
+    assert (np.isnan(decoded) == holes).all()
+    assert (decoded[~holes] >= lo).all() and (decoded[~holes] <= hi).all()
+    da = xr.open_zarr(tmp_path / "out.zarr")["image"]
+    assert np.isnan(da.rio.encoded_nodata) or np.isnan(da.rio.nodata)
+    np.testing.assert_array_equal(np.isnan(da.values), holes)
+    tilestream.encode(rioxarray.open_rasterio(tmp_path / "nan.tif"), tmp_path / "da.tsz", model=model, block=64, progress=False)
+    with tilestream.open(tmp_path / "da.tsz", model=model) as img:
+        assert np.isnan(img.pixel_format.nodata)

@@ -8,7 +8,9 @@ complete.
 from __future__ import annotations
 
 import os
+import base64
 import shutil
+import struct
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -186,7 +188,7 @@ class ZarrSink(Sink):
         arr = root.create_array(self.VARIABLE, shape=shape, chunks=chunks, dtype=fmt.dtype, dimension_names=dims, fill_value=fill)
         attrs: dict[str, Any] = {"grid_mapping": "spatial_ref", "coordinates": "spatial_ref"}
         if fmt.nodata is not None:
-            attrs["_FillValue"] = _json_number(fmt.nodata)
+            attrs["_FillValue"] = _fill_attr(fmt.nodata, fmt.dtype)
         arr.attrs.update(attrs)
         a, b, c, d, e, f = transform
         h, w = self.shape
@@ -223,8 +225,12 @@ class ZarrSink(Sink):
                 zarr.consolidate_metadata(self.tmp)
 
 
-def _json_number(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else float(value)
+def _fill_attr(value: float, dtype: str) -> int | str:
+    """``_FillValue`` as xarray writes it in zarr attributes: an integer, or for float
+    samples the base64 of its little-endian float64 (which also holds NaN)."""
+    if np.dtype(dtype).kind == "f":
+        return base64.standard_b64encode(struct.pack("<d", float(value))).decode()
+    return int(value)
 
 
 def sink_for(

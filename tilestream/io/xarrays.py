@@ -10,6 +10,9 @@ carries (:mod:`tilestream.io.geotiff`), so every output gets them back.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
 from typing import Any
 
 import numpy as np
@@ -53,18 +56,30 @@ def epsg_of(crs_text: Any) -> int | None:
         return None
 
 
+def _decode_fill(text: str) -> float | str:
+    """A float ``_FillValue`` as xarray stores it in zarr v3 attributes (base64 of a
+    little-endian float64), else the text itself."""
+    try:
+        raw = base64.standard_b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        return text
+    return struct.unpack("<d", raw)[0] if len(raw) == 8 else text
+
+
 def nodata_of(attrs: dict[str, Any], encoding: dict[str, Any] | None = None) -> float | None:
-    """Nodata from ``_FillValue`` (attributes or encoding), ``nodata`` or ``missing_value``."""
+    """Nodata from ``_FillValue`` (attributes or encoding), ``nodata`` or ``missing_value``
+    (NaN included: float rasters mark missing pixels with it)."""
     for source in (attrs, encoding or {}):
         for key in ("_FillValue", "nodata", "missing_value"):
             value = source.get(key)
+            if isinstance(value, str) and key == "_FillValue":
+                value = _decode_fill(value)
             if value is not None:
                 try:
                     number = float(np.asarray(value).ravel()[0])
                 except (TypeError, ValueError, IndexError):
                     continue
-                if not np.isnan(number):
-                    return number
+                return number  # NaN too: it marks NaN pixels of float data
     return None
 
 
@@ -131,7 +146,7 @@ class DataArraySource(ArraySource):
                 import rioxarray  # noqa: F401
 
                 nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
-                nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
+                nodata = None if nodata is None else float(nodata)
             except Exception:  # noqa: BLE001
                 nodata = None
         if transform is not None:
