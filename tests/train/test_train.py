@@ -201,3 +201,23 @@ def test_photo_crops_are_exactly_the_8_bit_mapping():
     batch = sampler.batch(2)
     assert batch.shape == (2, 3, 64, 64)
     np.testing.assert_array_equal(np.round(batch * 255) / 255, batch)  # k / 255 in float32
+
+
+def test_a_diverging_run_stops_in_one_line_and_saves_nothing_non_finite(tmp_path):
+    """λ = 1e38 overflows the rate–distortion loss to inf on real crops: no step may reach
+    the weights, the run stops after MAX_NONFINITE such batches naming the fix, and neither
+    OUT nor OUT.state holds non-finite weights."""
+    from tilestream.train.loop import MAX_NONFINITE, TrainingDiverged
+
+    files = [str(DATA / "garden_520x777.png")]
+    good = TrainConfig(model="mbt2018-mean", arch={"N": 8, "M": 12}, lmbda=0.01, steps=4, crop=64,
+                       batch=2, lr=1e-3, checkpoint_every=2, seed=1)
+    train(files, str(tmp_path / "m.pt"), good)
+    state = tmp_path / "m.pt.state"
+    before = torch.load(state, weights_only=True)["state_dict"]
+    bad = TrainConfig(**{**good.__dict__, "lmbda": 1e38, "steps": 4 + MAX_NONFINITE + 5})
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+ .*holds step 4; resume from it with a lower --lr"):
+        train(files, str(tmp_path / "m.pt"), bad, resume=str(state))
+    after = torch.load(state, weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
+    assert all(torch.equal(before[k], after[k]) for k in before)

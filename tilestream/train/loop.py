@@ -86,6 +86,26 @@ def _load(model: nn.Module, state: dict[str, Any], what: str, cfg: TrainConfig) 
         ) from exc
 
 
+#: consecutive batches with a non-finite loss or gradient before training stops
+MAX_NONFINITE = 20
+
+
+class TrainingDiverged(TilestreamError):
+    """The loss or the weights became non-finite; nothing non-finite was saved."""
+
+
+def _finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _diverged(step: int, bad: int, out: str, saved: int | None) -> str:
+    where = f"{out}.state holds step {saved}" if saved is not None else "nothing was saved"
+    return (
+        f"training diverged at step {step} ({bad} batch(es) in a row with a non-finite loss or "
+        f"gradient, or non-finite weights); {where}; resume from it with a lower --lr or --lmbda"
+    )
+
+
 def _save(path: str, payload: dict[str, Any]) -> None:
     tmp = f"{path}.partial-{os.getpid()}"
     torch.save(payload, tmp)
@@ -166,6 +186,7 @@ def train(
 
         bar = tqdm(total=cfg.steps, initial=start, desc=f"train λ={cfg.lmbda}", unit="step")
     avg = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
+    bad, saved = 0, (start if resume is not None else None)
     t0 = time.perf_counter()
     step = start
     for step in range(start + 1, cfg.steps + 1):
@@ -174,8 +195,19 @@ def train(
         aux_optimizer.zero_grad()
         output = model(x)
         losses = criterion(output, x)
+        if not torch.isfinite(losses["loss"]):
+            bad += 1
+            if bad >= MAX_NONFINITE:
+                raise TrainingDiverged(_diverged(step, bad, out, saved))
+            continue  # a non-finite loss must not reach the weights
         losses["loss"].backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if not torch.isfinite(norm):
+            bad += 1
+            if bad >= MAX_NONFINITE:
+                raise TrainingDiverged(_diverged(step, bad, out, saved))
+            continue
+        bad = 0
         optimizer.step()
         aux = model.aux_loss()
         aux.backward()
@@ -190,12 +222,17 @@ def train(
         if log is not None and (step % 50 == 0 or step == cfg.steps):
             log(f"step {step} loss {avg['loss']:.4f} bpp {avg['bpp']:.4f} psnr {psnr:.2f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if not _finite(model):
+                raise TrainingDiverged(_diverged(step, bad, out, saved))
+            saved = step
             _save(f"{out}.state", {
                 "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "aux_optimizer": aux_optimizer.state_dict(), "step": step, "meta": meta,
             })
     if bar is not None:
         bar.close()
+    if not _finite(model):  # pragma: no cover - caught at the last checkpoint above
+        raise TrainingDiverged(_diverged(step, bad, out, saved))
     model.eval()
     model.update(force=True)
     _save(out, {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": {**meta, "steps": step}})
