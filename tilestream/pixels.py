@@ -116,7 +116,6 @@ class PixelFormat:
         object.__setattr__(self, "value_range", ranges)
         if self.nodata is not None:
             value = np.asarray(self.nodata, np.float64)
-            object.__setattr__(self, "nodata", float(value))
             if np.isnan(value) and not self.is_integer:
                 pass  # NaN marks nodata in float rasters (GDAL_NODATA "nan")
             elif not np.isfinite(value) or np.asarray(value.astype(self.dtype), np.float64) != value:
@@ -124,6 +123,7 @@ class PixelFormat:
                     f"nodata {self.nodata!r} is not a value of {self.dtype} samples; pass --nodata "
                     f"with a value the image's type can hold"
                 )
+            object.__setattr__(self, "nodata", float(value))
         if self.fill is not None:
             object.__setattr__(self, "fill", tuple(float(v) for v in self.fill))
             if len(self.fill) != self.channels:
