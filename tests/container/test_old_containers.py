@@ -4,10 +4,17 @@
 ``src.png`` (a 100×150 crop of the ladybird photo; the gray one from its green channel) with
 ``tilestream.testing.small_model`` weights (seed 0) at block 64, or the bundled default model,
 and the images that release decoded from them.
+
+``tests/data/containers-1.3`` holds containers of format 1.3 (the last format without the
+cross-device guard's index checksums), written at commit f29bb5c from a 64×96 uint16 crop of
+``rasters/landsat8_uint16_3band_256x320.tif`` (rows 150-214, columns 100-196, passed as an
+array: square-root transfer curves) with ``small_model`` weights at block 64, and the
+SHA-256 of the samples that commit decoded from them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import numpy as np
@@ -21,6 +28,12 @@ from tilestream.container import ContainerReader
 from tilestream.testing import small_model
 
 OLD = DATA / "containers-1.1"
+OLD_1_3 = DATA / "containers-1.3"
+#: SHA-256 of the ``(64, 96, 3)`` uint16 samples decoded at commit f29bb5c
+DECODED_1_3 = {
+    "mbt2018-mean": "5120123183f1bed95d742e6ba26e283fcdb6b4146fe9359ecdd0ad4c549b1708",
+    "cheng2020-anchor-checkerboard": "0ed21036828f233de2836d77884cc14a19fbbcfe854ff24f41f12d2216b16fd0",
+}
 
 
 def _model(name):
@@ -54,18 +67,33 @@ def test_format_1_1_containers_decode_to_what_their_release_decoded(tmp_path, co
 
 
 @pytest.mark.parametrize("name", ["mbt2018-mean", "cheng2020-anchor-checkerboard"])
+def test_format_1_3_containers_decode_to_what_their_commit_decoded(tmp_path, name):
+    path = OLD_1_3 / f"{name}-uint16.tsz"
+    with ContainerReader(str(path)) as reader:
+        assert reader.meta.format_version == "1.3" and not reader.meta.entropy_guard
+        assert reader.pixel_format.transfer is not None  # what made it a 1.3 container
+    tilestream.decode(path, tmp_path / "out.tif", model=_model(name), progress=False)
+    decoded = tifffile.imread(tmp_path / "out.tif")
+    assert decoded.shape == (64, 96, 3) and decoded.dtype == np.uint16 and float(decoded.std()) > 50
+    assert hashlib.sha256(decoded.tobytes()).hexdigest() == DECODED_1_3[name]
+
+
+@pytest.mark.parametrize("name", ["mbt2018-mean", "cheng2020-anchor-checkerboard"])
 def test_todays_encoder_writes_the_same_chunks_as_the_1_1_release(tmp_path, name):
+    # plus, in format 1.4, the 4-byte checksum of each y chunk's CDF index map before its
+    # rANS bytes (the cross-device guard); z chunks are unchanged
     source = np.asarray(Image.open(OLD / "src.png"))
     model = _model(name)
     tilestream.encode(source, tmp_path / "new.tsz", model=model, block=64, progress=False)
     with ContainerReader(str(OLD / f"{name}.tsz")) as old, ContainerReader(str(tmp_path / "new.tsz")) as new:
-        assert old.meta.streams == new.meta.streams and new.meta.format_version == "1.2"
+        assert old.meta.streams == new.meta.streams and new.meta.format_version == "1.4"
         rows, cols = old.meta.grid_shape
         for stream in old.meta.streams:
             shape = old.meta.stream_grids.get(stream, (rows, cols))
+            guard = 0 if stream == "z" else 4
             for i in range(shape[0]):
                 for j in range(shape[1]):
-                    assert old.read(stream, i, j) == new.read(stream, i, j), (stream, i, j)
+                    assert old.read(stream, i, j) == new.read(stream, i, j)[guard:], (stream, i, j)
 
 
 def test_a_newer_major_format_is_refused_naming_the_fix(tmp_path):
@@ -76,5 +104,6 @@ def test_a_newer_major_format_is_refused_naming_the_fix(tmp_path):
     meta = json.loads((copy / "zarr.json").read_text())
     meta["attributes"]["format_version"] = "2.0"
     (copy / "zarr.json").write_text(json.dumps(meta))
-    with pytest.raises(tilestream.TilestreamError, match="uses container format 2.0, but this tilestream reads formats up to 1.3"):
+    expected = "uses container format 2.0, but this tilestream reads formats up to 1.4; upgrade tilestream to a release that reads format 2.0"
+    with pytest.raises(tilestream.TilestreamError, match=expected):
         ContainerReader(str(copy))

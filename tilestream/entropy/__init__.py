@@ -11,7 +11,7 @@ import threading
 from torch import nn
 
 from tilestream.entropy.autoregressive import AutoregressiveCodec
-from tilestream.entropy.base import ChunkCodec, CodingContext, Phase
+from tilestream.entropy.base import ChunkCodec, CodingContext, EntropyGuard, EntropyMismatchError, Phase
 from tilestream.entropy.checkerboard import CheckerboardCodec
 from tilestream.entropy.elic import ElicCodec
 from tilestream.entropy.factorized import FactorizedCodec
@@ -27,6 +27,8 @@ __all__ = [
     "ChunkCodec",
     "CodingContext",
     "ElicCodec",
+    "EntropyGuard",
+    "EntropyMismatchError",
     "FactorizedCodec",
     "MeanScaleHyperpriorCodec",
     "Phase",

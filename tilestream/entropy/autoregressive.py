@@ -6,6 +6,20 @@ convolution over the samples already decoded. Block-wise, the latent is cut into
 tiles (:class:`~tilestream.geometry.shear.ShearedGrid`) that form a wavefront DAG; each tile
 is one rANS stream, coded sample by sample with exactly CompressAI's operations, its context
 read from a buffer holding the ``ŷ`` of the tiles it depends on.
+
+The index guard (guarded containers) cannot check the real CDF indexes of a tile before
+decoding it: sample ``n``'s indexes depend on the ``ŷ`` decoded before it. A tile's payload
+therefore starts with two checksums (:meth:`AutoregressiveCodec.code_tile`):
+
+1. the *context-free* index map -- ``build_indexes`` of ``entropy_parameters(h_s params,
+   context of an all-zero ŷ)`` on the tile's bounding box, computed in one batch before the
+   first sample: it runs ``h_s``'s output through exactly the layers and the scale table
+   the real indexes go through, so a decoder whose arithmetic differs is almost always
+   caught here, before the rANS decoder reads a byte;
+2. the real index sequence of the tile in coding order, checked after its last sample is
+   decoded and before its ``ŷ`` leaves the tile (a difference that only the context
+   branch exposes: the tile's rANS bytes were read with wrong tables, but no garbage
+   reaches ``g_s``).
 """
 
 from __future__ import annotations
@@ -18,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tilestream.assemble import assemble, assemble_tiles
-from tilestream.entropy.base import ChunkCodec, CodingContext, Phase, codec_as
+from tilestream.entropy.base import ChunkCodec, ChunkGuard, CodingContext, Phase, chunk_guard, codec_as, index_checksum
 from tilestream.errors import UnsupportedModuleError
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import CodecLayout, Window
@@ -35,6 +49,7 @@ class AutoregressiveCodec(ChunkCodec):
     """Joint autoregressive + hyperprior models, coded in sheared tiles."""
 
     family = "autoregressive"
+    index_guard = True
 
     def __init__(self, model: nn.Module):
         super().__init__(model)
@@ -113,8 +128,14 @@ class AutoregressiveCodec(ChunkCodec):
         buffer_window: Window,
         y: Tensor | None = None,
         data: bytes | None = None,
+        guard: ChunkGuard | None = None,
     ) -> tuple[bytes | None, Tensor]:
         """Encode (``y`` given) or decode (``data`` given) one tile, sample by sample.
+
+        With a ``guard`` the payload is ``crc32(context-free index map) + crc32(index
+        sequence) + rANS bytes`` (4 bytes each, little endian): the decoder checks the first
+        before its rANS decoder runs and the second after the tile's last sample, before
+        returning its ``ŷ`` (see the module docstring).
 
         Parameters
         ----------
@@ -132,6 +153,11 @@ class AutoregressiveCodec(ChunkCodec):
         -------
         bytes or None, Tensor
             The tile's bytes when encoding, and its ``ŷ`` on ``box`` (zero outside the tile).
+
+        Raises
+        ------
+        EntropyMismatchError
+            If this decoder's CDF indexes differ from the encoder's.
         """
         model = self.model
         gc = model.gaussian_conditional
@@ -145,11 +171,16 @@ class AutoregressiveCodec(ChunkCodec):
         out = params.new_zeros((1, buf.shape[1], *box.shape))
         ans = compressai().ans
         encoding = y is not None
+        coarse = self.context_free_indexes(params) if guard is not None else None
+        indexes_list: list[int] = []
         if encoding:
             encoder = ans.BufferedRansEncoder()
             symbols: list[int] = []
-            indexes_list: list[int] = []
         else:
+            assert data is not None
+            if guard is not None:
+                (expected_coarse, expected_all), data = guard.split(data, 2)
+                guard.verify(expected_coarse, coarse)  # before the rANS decoder sees a single byte
             decoder = ans.RansDecoder()
             decoder.set_stream(data)
         oy, ox = buffer_window.y.start, buffer_window.x.start
@@ -171,15 +202,34 @@ class AutoregressiveCodec(ChunkCodec):
             else:
                 scales_hat, means_hat = gaussian_params.chunk(2, 1)
                 indexes = gc.build_indexes(scales_hat)
-                rv = decoder.decode_stream(indexes.squeeze().tolist(), cdf, cdf_lengths, offsets)
+                sample_indexes = indexes.squeeze().tolist()
+                indexes_list.extend(sample_indexes)
+                rv = decoder.decode_stream(sample_indexes, cdf, cdf_lengths, offsets)
                 rv = torch.Tensor(rv).reshape(1, -1, 1, 1)
                 value = gc.dequantize(rv, means_hat)
             buf[:, :, br + pad : br + pad + 1, bc + pad : bc + pad + 1] = value
             out[:, :, pr : pr + 1, pc : pc + 1] = value
         if encoding:
             encoder.encode_with_indexes(symbols, indexes_list, cdf, cdf_lengths, offsets)
-            return encoder.flush(), out
+            payload: bytes = encoder.flush()
+            if guard is not None:
+                payload = guard.seal(payload, index_checksum(coarse), index_checksum(indexes_list))
+            return payload, out
+        if guard is not None:
+            guard.verify(expected_all, index_checksum(indexes_list))
         return None, out
+
+    def context_free_indexes(self, params: Tensor) -> Tensor:
+        """CDF indexes of ``h_s`` ``params`` with the context of an all-zero ``ŷ`` (the
+        masked convolution's bias), on the whole of ``params``' window, in one batch."""
+        conv = self.model.context_prediction
+        if conv.bias is None:
+            ctx_p = params.new_zeros((params.shape[0], conv.out_channels, *params.shape[-2:]))
+        else:
+            ctx_p = conv.bias.reshape(1, -1, 1, 1).expand(params.shape[0], -1, *params.shape[-2:])
+        gaussian_params = self.model.entropy_parameters(torch.cat((params, ctx_p), dim=1))
+        scales_hat, _ = gaussian_params.chunk(2, 1)
+        return self.model.gaussian_conditional.build_indexes(scales_hat)
 
 
 @lru_cache(maxsize=64)
@@ -217,6 +267,7 @@ def _tile_task(
         buffer = params.new_zeros((1, channels, *around.shape))
     y = None if ys is None else to_tensor(assemble(values(ys), lay.y_grid, box), ctx.device)
     data = None if encoding else ctx.store().read(Y_STREAM, i, j)
-    payload, y_hat = codec.code_tile(list(grid.positions(i, j)), box, params, buffer, around, y=y, data=data)
+    guard = chunk_guard(ctx, Y_STREAM, i, j)
+    payload, y_hat = codec.code_tile(list(grid.positions(i, j)), box, params, buffer, around, y=y, data=data, guard=guard)
     size = ctx.store().write(Y_STREAM, i, j, payload) if payload is not None else 0
     return Part(to_numpy(y_hat), size)

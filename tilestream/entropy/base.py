@@ -24,25 +24,177 @@ Every codec, whatever its family, answers the same questions:
 
 A new family is one file in this package defining a subclass, plus
 :func:`~tilestream.entropy.register_codec`.
+
+**The cross-device guard** (container format 1.4). rANS decodes with the CDF table that
+the index of each sample names, and those indexes come from floating-point entropy
+parameters (:meth:`GaussianConditional.build_indexes` of the ``h_s`` scales): a decoder
+whose arithmetic differs from the encoder's in the last bits (another device, another torch
+build; CompressAI issues #279, #309, #320) may pick another table for a sample near a
+scale-table boundary, and rANS then decodes garbage without noticing. A codec whose
+:attr:`ChunkCodec.index_guard` is true therefore writes, before the rANS bytes of every
+``y`` chunk, the CRC-32 of the chunk's CDF index map (int32, little endian, C order of the
+index tensor handed to the coder, :func:`index_checksum`), and its decoder recomputes the
+indexes, compares, and raises :class:`EntropyMismatchError` -- naming the chunk, the
+encoder's device and torch build (:class:`EntropyGuard`, recorded in the container) and this
+decoder's -- before the rANS decoder runs.
 """
 
 from __future__ import annotations
 
+import platform
+import struct
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from tilestream.assemble import assemble
+from tilestream.errors import TilestreamError
 from tilestream.geometry import CodecLayout, Window
 from tilestream.stage import Grid, Index, Names, Stage
 
-__all__ = ["Z_STREAM", "ChunkCodec", "CodingContext", "Phase", "Store", "codec_as"]
+__all__ = [
+    "GUARD_BYTES",
+    "Z_STREAM",
+    "ChunkCodec",
+    "ChunkGuard",
+    "CodingContext",
+    "EntropyGuard",
+    "EntropyMismatchError",
+    "Phase",
+    "Store",
+    "chunk_guard",
+    "codec_as",
+    "index_checksum",
+]
 
 #: the stream of the side information ``z``
 Z_STREAM = "z"
+#: bytes of one index checksum in a chunk's payload
+GUARD_BYTES = 4
+#: what the checksum of a guarded container is (recorded in ``entropy_guard["checksum"]``)
+GUARD_CHECKSUM = "crc32 of the int32 little-endian CDF index map, before the rANS bytes"
+
+
+class EntropyMismatchError(TilestreamError):
+    """The CDF indexes this decoder computes for a chunk differ from the encoder's: its
+    arithmetic differs (another device or torch build), and rANS would decode garbage."""
+
+
+def index_checksum(indexes: Tensor | np.ndarray | list[int], value: int = 0) -> int:
+    """CRC-32 of a CDF index map as int32 little endian, in C order (continuing ``value``)."""
+    if isinstance(indexes, Tensor):
+        indexes = indexes.detach().to("cpu", torch.int32).contiguous().numpy()
+    array = np.ascontiguousarray(np.asarray(indexes, dtype="<i4"))
+    return zlib.crc32(array.tobytes(), value)
+
+
+def _device_name(device: str) -> str:
+    dev = torch.device(device)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(dev)
+    return platform.machine() or "unknown machine"
+
+
+@dataclass(frozen=True)
+class EntropyGuard:
+    """The arithmetic that encoded a guarded container: its device, the device's name and
+    the torch build (recorded as the container's ``entropy_guard`` attribute, format 1.4,
+    the build under the key ``"torch"``)."""
+
+    device: str
+    device_name: str
+    torch_version: str
+    checksum: str = GUARD_CHECKSUM
+
+    @classmethod
+    def here(cls, device: str | torch.device) -> EntropyGuard:
+        """The guard of an encode running on ``device`` in this process."""
+        dev = str(torch.device(device))
+        return cls(dev, _device_name(dev), torch.__version__)
+
+    def to_attrs(self) -> dict[str, str]:
+        """The container attribute."""
+        return {"checksum": self.checksum, "device": self.device, "device_name": self.device_name, "torch": self.torch_version}
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any] | None) -> EntropyGuard | None:
+        """The guard recorded in a container (``None``: a container without guards, < 1.4)."""
+        if not attrs:
+            return None
+        return cls(
+            str(attrs.get("device", "?")), str(attrs.get("device_name", "?")), str(attrs.get("torch", "?")),
+            str(attrs.get("checksum", GUARD_CHECKSUM)),
+        )
+
+    def describe(self) -> str:
+        """``"cuda:0 (NVIDIA H200) with torch 2.14.1+cu128"``."""
+        return f"{self.device} ({self.device_name}) with torch {self.torch_version}"
+
+
+@dataclass(frozen=True)
+class ChunkGuard:
+    """The index checksum(s) of one ``y`` chunk: written before its rANS bytes by the
+    encoder, checked by the decoder before its rANS decoder runs.
+
+    Attributes
+    ----------
+    encoder : EntropyGuard
+        The arithmetic that encoded the container.
+    chunk : str
+        The chunk, as messages name it (``"y/phase-1[3, 4]"``).
+    device : str
+        The device that runs this coder.
+    """
+
+    encoder: EntropyGuard
+    chunk: str
+    device: str
+
+    def seal(self, data: bytes, *checksums: int) -> bytes:
+        """``data`` (rANS bytes) prefixed with ``checksums`` (4 bytes each, little endian)."""
+        return struct.pack(f"<{len(checksums)}I", *checksums) + data
+
+    def split(self, data: bytes, count: int = 1) -> tuple[tuple[int, ...], bytes]:
+        """The ``count`` recorded checksums of a payload, and its rANS bytes."""
+        size = GUARD_BYTES * count
+        if len(data) < size:
+            from tilestream.container.schema import ContainerError
+
+            raise ContainerError(
+                f"chunk {self.chunk} is too short to hold its index checksum ({len(data)} bytes); "
+                f"the container is corrupt, re-encode it"
+            )
+        return struct.unpack(f"<{count}I", data[:size]), data[size:]
+
+    def verify(self, expected: int, indexes: Tensor | np.ndarray | list[int] | int) -> None:
+        """Raise :class:`EntropyMismatchError` unless ``indexes`` (or their checksum) match."""
+        got = indexes if isinstance(indexes, int) else index_checksum(indexes)
+        if got == expected:
+            return
+        here = EntropyGuard.here(self.device)
+        where = self.encoder.describe()
+        raise EntropyMismatchError(
+            f"chunk {self.chunk}: this decoder's entropy parameters differ from the encoder's "
+            f"(CDF index checksum {got:08x}, recorded {expected:08x}), so its arithmetic differs "
+            f"(another device or torch build) and rANS would decode garbage; it was encoded on "
+            f"{where} and is decoded on {here.describe()}: decode it on {where}, or re-encode "
+            f"the image on this device"
+        )
+
+    def sealed(self, indexes: Tensor, data: bytes) -> bytes:
+        """``data`` prefixed with the checksum of ``indexes`` (one index map per chunk)."""
+        return self.seal(data, index_checksum(indexes))
+
+    def open(self, data: bytes, indexes: Tensor) -> bytes:
+        """The rANS bytes of a payload, after checking its checksum against ``indexes``."""
+        (expected,), rest = self.split(data)
+        self.verify(expected, indexes)
+        return rest
 
 
 class Store(Protocol):
@@ -62,6 +214,12 @@ class CodingContext(Protocol):
 
     @property
     def device(self) -> str: ...  # pragma: no cover
+
+    @property
+    def guard(self) -> EntropyGuard | None: ...  # pragma: no cover
+
+    @property
+    def stream_prefix(self) -> str: ...  # pragma: no cover
 
     def codec(self) -> ChunkCodec: ...  # pragma: no cover
 
@@ -102,6 +260,8 @@ class ChunkCodec(ABC):
     phases: tuple[Phase, ...] = ()
     #: whether a ``z`` stream carries side information for ``y``
     has_hyperprior: bool = True
+    #: whether ``y`` chunks carry the checksum of their CDF index map (in guarded containers)
+    index_guard: bool = False
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -180,6 +340,15 @@ class ChunkCodec(ABC):
 
 
 C = TypeVar("C", bound=ChunkCodec)
+
+
+def chunk_guard(ctx: CodingContext, stream: str, i: int, j: int) -> ChunkGuard | None:
+    """The guard of chunk ``(i, j)`` of ``stream`` (``None``: the container has no guards,
+    or the codec writes none)."""
+    guard = getattr(ctx, "guard", None)
+    if guard is None or not ctx.codec().index_guard:
+        return None
+    return ChunkGuard(guard, f"{getattr(ctx, 'stream_prefix', '')}{stream}[{i}, {j}]", str(ctx.device))
 
 
 def codec_as(ctx: CodingContext, kind: type[C]) -> C:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tilestream.entropy.base import Phase
+from tilestream.entropy.base import ChunkGuard, Phase
 from tilestream.entropy.phased import PhasedCodec, phase_reads
 from tilestream.errors import UnsupportedModuleError
 from tilestream.execute.crop import take
@@ -54,13 +54,18 @@ def checkerboard_step(
     anchors: Tensor | None,
     y: Tensor | None,
     data: bytes | None,
+    guard: ChunkGuard | None = None,
 ) -> tuple[bytes | None, Tensor]:
     """One pass (``0`` anchors, ``1`` non-anchors) of a checkerboard codec on one chunk.
 
     ``side``: side parameters on the chunk; ``own``: the chunk's ``ŷ`` so far (this codec's
     channels); ``anchors``: for ``step = 1``, ``ŷ`` of the anchors on the chunk grown by
     :func:`checkerboard_halo` (zero outside the latent). Mirrors
-    ``CheckerboardLatentCodec.compress`` / ``decompress`` operation for operation.
+    ``CheckerboardLatentCodec.compress`` / ``decompress`` (and its
+    ``GaussianConditionalLatentCodec``) operation for operation; with a ``guard`` the
+    payload starts with the checksum of the pass's CDF index map, checked when decoding
+    before the rANS decoder runs (the indexes depend on ``side`` and, for the non-anchors,
+    on the decoded anchors -- all known before this pass decodes).
     """
     h, w = own.shape[-2:]
     side_ = cb.unembed(side)
@@ -72,17 +77,41 @@ def checkerboard_step(
         y_ctx = cb.unembed(_spatial_context(cb, anchors))[1]
     params = cb.entropy_parameters(cb.merge(y_ctx, side_[step]))
     gc_codec = cb.latent_codec["y"]
+    scales, means = _scales_means(gc_codec, gc_codec.entropy_parameters(params))
+    gc = gc_codec.gaussian_conditional
+    indexes = gc.build_indexes(scales)
     if y is not None:
-        out = gc_codec.compress(cb.unembed(y)[step], params)
-        payload: bytes | None = out["strings"][0][0]
-        packed = out["y_hat"]
+        (string,) = gc.compress(cb.unembed(y)[step], indexes, means)
+        packed = gc.decompress([string], indexes, means=means)
+        payload: bytes | None = string if guard is None else guard.sealed(indexes, string)
     else:
         assert data is not None
         payload = None
-        packed = gc_codec.decompress([[data]], (h, w // 2), params)["y_hat"]
+        if guard is not None:
+            data = guard.open(data, indexes)  # before the rANS decoder sees a single byte
+        packed = gc.decompress([data], indexes, means=means)
+        if tuple(packed.shape[2:4]) != (h, w // 2):  # pragma: no cover - CompressAI's own assertion
+            raise ValueError(f"decoded {tuple(packed.shape[2:4])} samples, expected {(h, w // 2)}")
     halves = [torch.zeros_like(packed), torch.zeros_like(packed)]
     halves[step] = packed
     return payload, own + cb.embed(torch.stack(halves))
+
+
+def _scales_means(gc_codec: nn.Module, gaussian_params: Tensor) -> tuple[Tensor, Tensor | None]:
+    """``GaussianConditionalLatentCodec``'s split of its parameters (its ``chunks`` order)."""
+    chunks = tuple(gc_codec.chunks)
+    if chunks == ("scales", "means"):
+        scales, means = gaussian_params.chunk(2, 1)
+        return scales, means
+    if chunks == ("means", "scales"):
+        means, scales = gaussian_params.chunk(2, 1)
+        return scales, means
+    if chunks == ("scales",):
+        return gaussian_params, None
+    raise UnsupportedModuleError(
+        f"Gaussian conditional parameters {chunks} carry no scales; only ('scales', 'means'), "
+        f"('means', 'scales') and ('scales',) are supported"
+    )
 
 
 class CheckerboardCodec(PhasedCodec):
@@ -99,11 +128,11 @@ class CheckerboardCodec(PhasedCodec):
             Phase("y/phase-1", "non-anchors", halo, phase_reads(1, halo)),
         )
 
-    def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None):
+    def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None, guard=None):
         ctx_window = self.context_window(k, chunk)
         if context is None:
             own = params.new_zeros((params.shape[0], self.cb.context_prediction.in_channels, *chunk.shape))
         else:
             own = take(context, ctx_window or chunk, chunk, chunk)
-        return checkerboard_step(self.cb, k, side=params, own=own, anchors=context, y=y, data=data)
+        return checkerboard_step(self.cb, k, side=params, own=own, anchors=context, y=y, data=data, guard=guard)
 

@@ -57,7 +57,7 @@ class ElicCodec(PhasedCodec):
         self.phases = tuple(phases)
         self.spatial_halos = [checkerboard_halo(cb) for cb in self.cbs]
 
-    def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None):
+    def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None, guard=None):
         group, step = divmod(k, 2)
         lo, hi = self.acc[group], self.acc[group + 1]
         have = self.context_window(k, chunk)
@@ -77,7 +77,7 @@ class ElicCodec(PhasedCodec):
             anchors = take(context[:, lo:hi], have, reach, reach)
         payload, group_hat = checkerboard_step(
             self.cbs[group], step, side=side, own=own[:, lo:hi], anchors=anchors,
-            y=None if y is None else y[:, lo:hi], data=data,
+            y=None if y is None else y[:, lo:hi], data=data, guard=guard,
         )
         out = own.clone()
         out[:, lo:hi] = group_hat

@@ -11,7 +11,9 @@ chunk in phases. Phase ``k`` of chunk ``(i, j)`` reads
 
 It returns the chunk's ``ŷ`` accumulated up to and including phase ``k``. Encoder and decoder
 run the same :meth:`PhasedCodec.phase` on the same windows; only the last step differs
-(``compress`` the phase's samples, or ``decompress`` them from the phase's stream). All chunks
+(``compress`` the phase's samples, or ``decompress`` them from the phase's stream). In a
+guarded container every phase's chunk starts with the checksum of the phase's CDF index
+map, checked before that phase's rANS decoder runs. All chunks
 of one phase can run in parallel; phase ``k`` of a chunk runs after phase ``k − 1`` of the
 neighbours its halo touches.
 """
@@ -26,7 +28,7 @@ import torch
 from torch import Tensor
 
 from tilestream.assemble import assemble
-from tilestream.entropy.base import ChunkCodec, CodingContext, codec_as
+from tilestream.entropy.base import ChunkCodec, ChunkGuard, CodingContext, chunk_guard, codec_as
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import Interval, Window
 from tilestream.stage import Dep, Index, Names, Part, Stage, values
@@ -49,6 +51,8 @@ def phase_reads(k: int, halo: int) -> str:
 
 class PhasedCodec(ChunkCodec):
     """Entropy coding of ``y`` in phases; ``streams`` are ``z`` then one per phase."""
+
+    index_guard = True
 
     def context_window(self, k: int, chunk: Window) -> Window | None:
         """``ŷ`` window that phase ``k`` of ``chunk`` reads (``None``: it reads no ``ŷ``)."""
@@ -79,6 +83,7 @@ class PhasedCodec(ChunkCodec):
         context: Tensor | None,
         y: Tensor | None = None,
         data: bytes | None = None,
+        guard: ChunkGuard | None = None,
     ) -> tuple[bytes | None, Tensor]:
         """Run phase ``k`` of one chunk: encode ``y`` (given) or decode ``data``.
 
@@ -97,6 +102,9 @@ class PhasedCodec(ChunkCodec):
             the latent); ``None`` for ``k = 0``.
         y, data
             Exactly one: the chunk's ``y`` to encode, or the phase's bytes to decode.
+        guard : ChunkGuard, optional
+            The chunk's index guard (guarded containers): the bytes start with the
+            checksum of the phase's CDF index map, checked before rANS decodes.
 
         Returns
         -------
@@ -140,7 +148,7 @@ def _phase_task(k: int, encoding: bool, ctx: CodingContext, i: int, j: int, para
     data = None if encoding else ctx.store().read(stream, i, j)
     payload, y_hat = codec.phase(
         k, chunk=chunk, y_shape=lay.y_shape, params=to_tensor(params[(i, j)].value, ctx.device),
-        context=context, y=y, data=data,
+        context=context, y=y, data=data, guard=chunk_guard(ctx, stream, i, j),
     )
     size = ctx.store().write(stream, i, j, payload) if payload is not None else 0
     return Part(to_numpy(y_hat), size)

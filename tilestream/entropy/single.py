@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tilestream.entropy.base import ChunkCodec, CodingContext, Phase, codec_as
+from tilestream.entropy.base import ChunkCodec, ChunkGuard, CodingContext, Phase, chunk_guard, codec_as
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.stage import Dep, Index, Names, Part, Stage, values
 
@@ -33,15 +33,26 @@ class SingleStreamCodec(ChunkCodec):
         self.phases = (Phase(Y_STREAM, "all samples", 0, reads),)
 
     @abstractmethod
-    def encode_y(self, y: Tensor, params: Tensor | None) -> tuple[bytes, Tensor]:
+    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> tuple[bytes, Tensor]:
         """Code one ``y`` chunk given ``h_s`` output on the same window (or ``None``).
 
-        Returns the bytes and ``ŷ`` exactly as the decoder will reconstruct it.
+        Returns the bytes and ``ŷ`` exactly as the decoder will reconstruct it; with a
+        ``guard`` (and :attr:`index_guard`), the bytes start with the checksum of the CDF
+        index map.
         """
 
     @abstractmethod
-    def decode_y(self, data: bytes, params: Tensor | None, shape: tuple[int, int]) -> Tensor:
-        """Decode one ``y`` chunk of spatial ``shape`` into ``ŷ`` ``(1, M, h, w)``."""
+    def decode_y(
+        self, data: bytes, params: Tensor | None, shape: tuple[int, int], guard: ChunkGuard | None = None
+    ) -> Tensor:
+        """Decode one ``y`` chunk of spatial ``shape`` into ``ŷ`` ``(1, M, h, w)``; with a
+        ``guard``, check the checksum of the CDF index map before the rANS decoder runs.
+
+        Raises
+        ------
+        EntropyMismatchError
+            If this decoder's CDF indexes differ from the encoder's.
+        """
 
     def y_stages(self, ctx: CodingContext, encoding: bool) -> list[Stage]:
         lay = ctx.layout
@@ -64,7 +75,9 @@ def _params(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part] | None) ->
 @torch.no_grad()
 def _encode_chunk(ctx: CodingContext, i: int, j: int, ys: dict[Index, Part], zs: dict[Index, Part] | None = None) -> Part:
     """Code ``y`` chunk ``(i, j)`` and write its bytes (no value is passed on)."""
-    data, _ = codec_as(ctx, SingleStreamCodec).encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs))
+    codec = codec_as(ctx, SingleStreamCodec)
+    guard = chunk_guard(ctx, Y_STREAM, i, j)
+    data, _ = codec.encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs), guard)
     return Part(_NOTHING, ctx.store().write(Y_STREAM, i, j, data))
 
 
@@ -73,4 +86,5 @@ def _decode_chunk(ctx: CodingContext, i: int, j: int, zs: dict[Index, Part] | No
     """``ŷ`` of chunk ``(i, j)`` from its bytes (and the ``ẑ`` chunks around it)."""
     data = ctx.store().read(Y_STREAM, i, j)
     shape = ctx.layout.y_window(i, j).shape
-    return Part(to_numpy(codec_as(ctx, SingleStreamCodec).decode_y(data, _params(ctx, i, j, zs), shape)))
+    guard = chunk_guard(ctx, Y_STREAM, i, j)
+    return Part(to_numpy(codec_as(ctx, SingleStreamCodec).decode_y(data, _params(ctx, i, j, zs), shape, guard)))
