@@ -21,7 +21,7 @@ from typing import Any
 
 from tilestream.stage import Index, Part, Stage
 
-__all__ = ["Runner", "ScheduleError", "demand", "wavefront"]
+__all__ = ["Runner", "ScheduleError", "demand", "replay_plan", "step_of_row", "wavefront"]
 
 Key = tuple[str, Index]
 
@@ -175,6 +175,39 @@ def _args(stage: Stage, index: Index, results: dict[str, dict[Index, Any]]) -> l
     return args
 
 
+def replay_plan(stages: list[Stage], rows: int, band: int, start: int) -> set[tuple[str, int]]:
+    """The ``(stage, row)`` tasks of steps before ``start`` whose results steps
+    ``start, start + 1, …`` read, directly or through each other (what a resumed wavefront
+    recomputes; for a serial context that reads its own row above, every earlier row)."""
+    lag = _lags(stages)
+    by_name = {s.name: s for s in stages}
+    readers = {s.name: [(c, d) for c in stages for d in c.deps if d.stage == s.name] for s in stages}
+    end = {s.name: max(0, min(rows, start * band - lag[s.name])) for s in stages}
+    needed: set[tuple[str, int]] = set()
+    work: list[tuple[str, int]] = []
+    for stage in stages:  # what is held at the end of step start - 1
+        keep_from = min([start * band - lag[c.name] + d.rows[0] for c, d in readers[stage.name]] or [end[stage.name]])
+        for r in range(max(0, keep_from), end[stage.name]):
+            work.append((stage.name, r))
+    while work:
+        key = work.pop()
+        if key in needed:
+            continue
+        needed.add(key)
+        name, r = key
+        for dep in by_name[name].deps:
+            for pr in range(max(0, r + dep.rows[0]), min(end[dep.stage], r + dep.rows[1] + 1)):
+                if (dep.stage, pr) not in needed:
+                    work.append((dep.stage, pr))
+    return needed
+
+
+def step_of_row(stages: list[Stage], row: int, band: int) -> int:
+    """The first wavefront step in which a writing stage computes ``row``."""
+    lag = _lags(stages)
+    return min((row + lag[s.name]) // band for s in stages if s.writes)
+
+
 def wavefront(
     stages: list[Stage],
     rows: int,
@@ -183,6 +216,10 @@ def wavefront(
     progress: Callable[[int], None] | None = None,
     stats: dict[str, int] | None = None,
     band: int = 1,
+    *,
+    start: int = 0,
+    start_bytes: int = 0,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[str, int, list[Part]]]:
     """Run ``stages`` over the grid; yield ``(stage, row, parts)`` for emitting stages.
 
@@ -193,32 +230,46 @@ def wavefront(
     ``band`` rows of every stage run per step (default 1). A larger band holds ``band``
     times more rows but lets a stage that reads its own row above (a serial context) run
     several rows at once as a skewed wavefront inside one dask computation.
+
+    Resuming: with ``start`` > 0 the steps before ``start`` are taken as done (their
+    ``start_bytes`` written); only the tasks of :func:`replay_plan` run again, to rebuild
+    what later steps read (their writes repeat identical bytes and are not counted), and
+    nothing of those steps is emitted. ``on_step(t, bytes)`` is called after each step
+    ``t >= start`` has finished.
     """
     if band < 1:
         raise ValueError(f"band must be at least 1, got {band}")
     lag = _lags(stages)
     results: dict[str, dict[Index, Any]] = {s.name: {} for s in stages}
     readers = {s.name: [(c, d) for c in stages for d in c.deps if d.stage == s.name] for s in stages}
-    total = 0
+    total = start_bytes
     steps = -(-(rows + max(lag.values())) // band)
-    for t in range(steps):
+    start = max(0, min(start, steps))
+    replay = replay_plan(stages, rows, band, start) if start else set()
+    first = min([(r + lag[name]) // band for name, r in replay] or [start])
+    if progress is not None and start:
+        progress(sum(max(0, min(rows, start * band - lag[s.name])) * (s.cols or cols) for s in stages))
+    for t in range(first, steps):
         active: list[tuple[Stage, int]] = []
         for stage in stages:
             for r in range(max(0, t * band - lag[stage.name]), min(rows, (t + 1) * band - lag[stage.name])):
+                if t < start and (stage.name, r) not in replay:
+                    continue
                 active.append((stage, r))
                 for j in range(stage.cols or cols):
                     handle = runner.submit((stage.name, (r, j)), stage.fn, *_args(stage, (r, j), results))
                     results[stage.name][(r, j)] = handle
         for (name, index), value in runner.finish().items():
             results[name][index] = value
-        for stage, r in active:
-            row = [results[stage.name][(r, j)] for j in range(stage.cols or cols)]
-            if stage.writes:
-                total += runner.nbytes(row)
-            if stage.emit:
-                yield stage.name, r, runner.fetch(row)
-            if progress is not None:
-                progress(len(row))
+        if t >= start:
+            for stage, r in active:
+                row = [results[stage.name][(r, j)] for j in range(stage.cols or cols)]
+                if stage.writes:
+                    total += runner.nbytes(row)
+                if stage.emit:
+                    yield stage.name, r, runner.fetch(row)
+                if progress is not None:
+                    progress(len(row))
         # release rows nobody will read again
         for stage in stages:
             keep_from = min(
@@ -230,6 +281,8 @@ def wavefront(
         if stats is not None:
             live = sum(len(v) for v in results.values())
             stats["max_live"] = max(stats.get("max_live", 0), live)
+        if on_step is not None and t >= start:
+            on_step(t, total)
     if stats is not None:
         stats["bytes"] = total
 

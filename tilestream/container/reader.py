@@ -9,17 +9,22 @@ from typing import Any
 
 from tilestream.container.schema import ContainerError, ContainerMeta
 from tilestream.container.store import ChunkStore
+from tilestream.errors import TilestreamError
 from tilestream.io import geotiff
 from tilestream.pixels import PixelFormat
+from tilestream.storage import Location
 
 __all__ = ["ContainerReader"]
 
 
-def _open_group(path: str) -> Any:
+def _open_group(location: Location) -> Any:
     import zarr
 
+    path = location.url
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if not location.is_local:
+            return zarr.open_group(location.zarr_store(read_only=True), mode="r")
         if os.path.isfile(path):
             if not zipfile.is_zipfile(path):
                 raise ContainerError(
@@ -33,7 +38,8 @@ def _open_group(path: str) -> Any:
 
 
 class ContainerReader:
-    """A container opened for reading (a folder or a ``.zip`` file).
+    """A container opened for reading (a folder, a ``.zip`` file, or a URL on any fsspec
+    storage with ``storage_options``).
 
     Use it as a context manager, or call :meth:`close`, to release the cached chunk
     array handles.
@@ -45,13 +51,14 @@ class ContainerReader:
         major format version, or incomplete.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
+    def __init__(self, path: str | os.PathLike[str] | Location, storage_options: dict[str, Any] | None = None):
+        self.location = Location.of(path, storage_options)
+        self.path = self.location.url
+        if not self.location.exists():
             raise ContainerError(f"container {self.path!r} does not exist; check the path")
         try:
-            attrs: dict[str, Any] = dict(_open_group(self.path).attrs)
-        except ContainerError:
+            attrs: dict[str, Any] = dict(_open_group(self.location).attrs)
+        except TilestreamError:  # a ContainerError, or storage that cannot be reached
             raise
         except PermissionError as exc:
             raise ContainerError(
@@ -70,7 +77,7 @@ class ContainerReader:
                 f"the image again"
             )
         self.attrs = attrs
-        self.store = ChunkStore(self.path)
+        self.store = ChunkStore(self.location)
 
     def __enter__(self) -> ContainerReader:
         return self

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from tilestream.errors import TilestreamError
 from tilestream.io.base import Source, SourceError
+from tilestream.storage import Location
 
 __all__ = ["ArraySource", "ZarrSource"]
 
@@ -50,7 +52,23 @@ class ZarrSource(Source):
         import zarr
 
         self._array_obj = None
-        if isinstance(target, (str, os.PathLike)):
+        self.location = None
+        if isinstance(target, Location) and target.is_local:
+            target = target.url
+        if isinstance(target, Location):  # a zarr array on object storage
+            self.location = target
+            self.path = None
+            try:
+                arr = zarr.open_array(target.zarr_store(read_only=True), mode="r")
+            except TilestreamError:
+                raise
+            except Exception as exc:  # zarr raises several types for "not an array"
+                raise SourceError(
+                    f"input {target.url!r} is not a zarr array ({type(exc).__name__}); pass the URL "
+                    f"of a zarr array"
+                ) from exc
+            self._array_obj = arr
+        elif isinstance(target, (str, os.PathLike)):
             self.path: str | None = os.fspath(target)
             if not os.path.exists(self.path):
                 raise SourceError(f"input {self.path!r} does not exist; pass an existing zarr array")
@@ -63,7 +81,7 @@ class ZarrSource(Source):
             self.path = None
             arr = target
             self._array_obj = target
-        self.description = f"zarr array {self.path or ''} of shape {tuple(arr.shape)}".replace("  ", " ")
+        self.description = f"zarr array {self.path or (self.location.url if self.location else '')} of shape {tuple(arr.shape)}".replace("  ", " ")
         self._set_geometry(tuple(arr.shape), arr.dtype, layout or axes_from_names(arr))
         self._read_conventions(arr)
 
@@ -99,7 +117,7 @@ class ZarrSource(Source):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        if self.path is not None:
+        if self.path is not None or self.location is not None:
             state["_array_obj"] = None  # reopen on the worker
         return state
 
@@ -107,7 +125,8 @@ class ZarrSource(Source):
         if self._array_obj is None:
             import zarr
 
-            self._array_obj = zarr.open_array(self.path, mode="r")
+            target = self.location.zarr_store(read_only=True) if self.location is not None else self.path
+            self._array_obj = zarr.open_array(target, mode="r")
         return self._array_obj
 
     def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

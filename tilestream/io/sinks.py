@@ -23,17 +23,35 @@ from tilestream.geometry import Window
 from tilestream.io import geotiff
 from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
+from tilestream.storage import Location
 
 __all__ = ["Sink", "TiffSink", "ZarrSink", "prepare_output", "sink_for"]
 
 
-def prepare_output(path: str, overwrite: bool) -> None:
-    """Refuse an existing ``path`` unless ``overwrite``; check its folder exists."""
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise TilestreamError(f"output folder {parent!r} does not exist; create it first")
-    if os.path.lexists(path) and not overwrite:
-        raise TilestreamError(f"output {path!r} already exists; pass --overwrite to replace it")
+def prepare_output(path: Any, overwrite: bool, storage_options: dict[str, Any] | None = None) -> Location:
+    """Refuse an existing output unless ``overwrite``; check its folder (or bucket) exists.
+
+    Returns
+    -------
+    Location
+        The output, normalised.
+    """
+    location = Location.of(path, storage_options)
+    if location.is_local:
+        parent = os.path.dirname(os.path.abspath(location.url))
+        if not os.path.isdir(parent):
+            if os.path.exists(parent):
+                raise TilestreamError(f"output folder {parent!r} is a file, not a folder; choose an output path in a folder")
+            raise TilestreamError(f"output folder {parent!r} does not exist; create it first")
+    elif location.protocol in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
+        bucket = location.path.split("/", 1)[0]
+        if not location._call("reach", location.fs().exists, bucket):
+            raise TilestreamError(
+                f"output {location.url!r}: bucket / root {bucket!r} does not exist on {location.protocol}; create it first"
+            )
+    if location.exists() and not overwrite:
+        raise TilestreamError(f"output {location.url!r} already exists; pass --overwrite to replace it")
+    return location
 
 
 def _remove(path: str) -> None:
@@ -51,27 +69,56 @@ def _replace(tmp: str, path: str) -> None:
 
 class Sink(ABC):
     """Consumes ``(window, (h, w, C) samples)`` pairs of a ``shape`` image, row-major, then
-    commits. Samples and the written image follow the :class:`PixelFormat`."""
+    commits. Samples and the written image follow the :class:`PixelFormat`.
 
-    def __init__(self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int):
-        self.path = os.fspath(path)
+    The output is a local path or a :class:`~tilestream.storage.Location` on any fsspec
+    storage. Locally it is written under ``PATH.partial-PID`` and moved into place when
+    complete. On object storage a TIFF is written to a local temporary file and uploaded
+    when complete (one object appears whole or not at all); a zarr output is written in
+    place with its ``zarr.json`` documents held back and written last (root last), so that
+    nothing opens it as an array before every chunk is there.
+    """
+
+    def __init__(self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int):
+        self.location = Location.of(path)
+        self.path = self.location.url
         self.shape = shape
         self.pixel_format = pixel_format
         self.block = block
-        self.tmp = f"{self.path}.partial-{os.getpid()}"
+        if self.location.is_local:
+            self.tmp = f"{self.path}.partial-{os.getpid()}"
+        else:
+            import tempfile
+
+            self._tmpdir = tempfile.mkdtemp(prefix="tilestream-")
+            self.tmp = os.path.join(self._tmpdir, self.location.name())
 
     @abstractmethod
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         """Write all blocks to ``self.tmp``."""
 
+    def _publish(self) -> None:
+        """Move the finished ``self.tmp`` into place."""
+        if self.location.is_local:
+            _replace(self.tmp, self.path)
+            return
+        self.location.remove()
+        self.location.put_file(self.tmp)
+
+    def _discard(self) -> None:
+        _remove(self.tmp)
+
     def consume(self, blocks: Iterable[tuple[Window, np.ndarray]]) -> None:
         """Write every block, then move the result into place (removing it on failure)."""
         try:
             self._write(iter(blocks))
+            self._publish()
         except BaseException:
-            _remove(self.tmp)
+            self._discard()
             raise
-        _replace(self.tmp, self.path)
+        finally:
+            if not self.location.is_local:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
 
 
 class TiffSink(Sink):
@@ -175,15 +222,40 @@ class ZarrSink(Sink):
         dims = ("band", "y", "x") if self.bands_first else ("y", "x", "band")[: len(shape)]
         return shape, chunks, dims
 
-    def _create(self) -> Any:
+    def _target(self) -> Any:
+        """Where the array is written: the local temporary path, or the remote store itself."""
+        return self.tmp if self.location.is_local else self.location.zarr_store(read_only=False)
+
+    def _publish(self) -> None:
+        if self.location.is_local:
+            super()._publish()
+
+    def _discard(self) -> None:
+        if self.location.is_local:
+            super()._discard()
+        else:
+            self.location.remove()
+
+    def _hold_metadata(self) -> list[tuple[str, bytes]]:
+        """Remove the remote output's ``zarr.json`` documents; return them, root last."""
+        fs = self.location.fs()
+        fs.invalidate_cache()
+        root = self.location.path.rstrip("/")
+        held = [(p, fs.cat_file(p)) for p in fs.find(root) if p.rsplit("/", 1)[-1] == "zarr.json"]
+        held.sort(key=lambda item: -item[0].count("/"))
+        for p, _ in held:
+            fs.rm_file(p)
+        return held
+
+    def _create(self, target: Any) -> Any:
         import zarr
 
         fmt = self.pixel_format
         shape, chunks, dims = self._dims()
         transform = geotiff.affine(self.geotiff)
         if transform is None:
-            return zarr.create_array(self.tmp, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
-        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+            return zarr.create_array(target, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
+        root = zarr.open_group(target, mode="w", zarr_format=3)
         fill = 0 if fmt.nodata is None else fmt.nodata
         arr = root.create_array(self.VARIABLE, shape=shape, chunks=chunks, dtype=fmt.dtype, dimension_names=dims, fill_value=fill)
         attrs: dict[str, Any] = {"grid_mapping": "spatial_ref", "coordinates": "spatial_ref"}
@@ -212,17 +284,25 @@ class ZarrSink(Sink):
         import zarr
 
         fmt = self.pixel_format
-        arr = self._create()
+        if not self.location.is_local:
+            self.location.remove()  # an overwritten output
+        target = self._target()
+        arr = self._create(target)
+        held = [] if self.location.is_local else self._hold_metadata()
         for window, data in blocks:
             ys, xs = window.to_slices()
             if self.bands_first:
                 arr[:, ys, xs] = np.moveaxis(data, -1, 0)
             else:
                 arr[ys, xs] = fmt.squeeze(data)
+        if held:
+            fs = self.location.fs()
+            for p, doc in held:  # every chunk is there: the metadata, root last
+                fs.pipe_file(p, doc)
         if geotiff.affine(self.geotiff) is not None:  # what xarray.open_zarr looks for first
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
-                zarr.consolidate_metadata(self.tmp)
+                zarr.consolidate_metadata(self._target() if held else target)
 
 
 def _fill_attr(value: float, dtype: str) -> int | str:
@@ -234,13 +314,13 @@ def _fill_attr(value: float, dtype: str) -> int | str:
 
 
 def sink_for(
-    path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
+    path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
     metadata: dict | None = None,
 ) -> Sink:
     """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel- or band-interleaved as the
     source's ``layout``; with the source's GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
     order ``layout`` (an xarray-style group when georeferenced)."""
     tags = (metadata or {}).get("geotiff")
-    if path.lower().endswith((".tif", ".tiff")):
+    if str(path).lower().endswith((".tif", ".tiff")):
         return TiffSink(path, shape, pixel_format, block, tags, layout)
     return ZarrSink(path, shape, pixel_format, block, layout, tags)

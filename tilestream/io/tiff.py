@@ -10,6 +10,7 @@ import numpy as np
 
 from tilestream.io.base import Source, SourceError
 from tilestream.io.geotiff import gdal_nodata, read_tags
+from tilestream.storage import Location
 
 __all__ = ["TiffSource"]
 
@@ -22,22 +23,24 @@ class TiffSource(Source):
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file.
+    path : str, os.PathLike or Location
+        The file (a local path, or a file on any fsspec storage: read through a file
+        object, range by range).
     series : int
         Image series (0: the main image).
     """
 
-    def __init__(self, path: str | os.PathLike[str], series: int = 0):
+    def __init__(self, path: str | os.PathLike[str] | Location, series: int = 0):
         import tifffile
 
-        self.path = os.fspath(path)
+        self.location = Location.of(path)
+        self.path = self.location.url
         self.series = series
         self.description = f"TIFF {self.path!r}"
-        if not os.path.isfile(self.path):
+        if not self.location.isfile():
             raise SourceError(f"input {self.path!r} does not exist; pass an existing TIFF file")
         try:
-            with tifffile.TiffFile(self.path) as tif:
+            with self._open() as tif:
                 s = tif.series[series]
                 shape, axes, dtype = tuple(s.shape), s.axes, s.dtype
                 geotiff = read_tags(s.pages[0] if s.pages else tif.pages[0])
@@ -56,15 +59,22 @@ class TiffSource(Source):
                 except ValueError:  # a GDAL_NODATA the samples cannot hold marks no pixel
                     pass
 
-    def _array(self) -> Any:
+    def _open(self) -> Any:
         import tifffile
+
+        if self.location.is_local:
+            return tifffile.TiffFile(self.path)
+        return tifffile.TiffFile(self.location.open("rb"), name=self.location.name())
+
+    def _array(self) -> Any:
         import zarr
 
         key = (os.getpid(), self.path, self.series)
         with _LOCK:
             arr = _OPEN.get(key)
             if arr is None:
-                store = tifffile.imread(self.path, aszarr=True, series=self.series, level=0)
+                tif = self._open()  # kept open with the array (closed at process exit)
+                store = tif.aszarr(series=self.series, level=0)
                 arr = zarr.open(store, mode="r")
                 _OPEN[key] = arr
         return arr

@@ -1,0 +1,142 @@
+"""Resuming an interrupted encode: what identifies it, and where to continue.
+
+An encode records in its partial container a *fingerprint* (the SHA-256 of its metadata --
+weights' hash, layout, pixel format with the fitted value ranges -- and of the source: its
+file's size and modification time, and a sample of its pixels) and, after each finished wavefront step, the step and the band it ran
+with. ``encode --resume`` recomputes the fingerprint (a changed source or other weights are
+refused, never mixed), checks the CRC of every chunk already written, and restarts the
+wavefront after the last finished step -- earlier if a chunk of a finished row fails its
+checksum. The tasks whose results the remaining steps read are recomputed
+(:func:`~tilestream.schedule.replay_plan`); they rewrite identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from tilestream.container.schema import ContainerError, ContainerMeta
+from tilestream.container.store import ChunkStore
+from tilestream.errors import TilestreamError
+from tilestream.io.base import Source
+from tilestream.schedule import step_of_row
+from tilestream.stage import Stage
+
+__all__ = ["chunk_rows", "fingerprint", "resume_point", "source_digest", "stream_bytes"]
+
+#: windows per side of the pixel sample that identifies a source
+_SAMPLES = 8
+_SIDE = 64
+
+
+def _file_identity(src: Source) -> list[Any]:
+    """Size and modification time of the file behind a source (TIFF), if any."""
+    location = getattr(src, "location", None)
+    if location is None:
+        return []
+    try:
+        if location.is_local:
+            st = os.stat(location.url)
+            return [st.st_size, st.st_mtime_ns]
+        info = location.fs().info(location.path)
+        return [info.get("size"), str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")]
+    except (OSError, TilestreamError):
+        return []
+
+
+def source_digest(src: Source) -> str:
+    """SHA-256 of a source's shape, sample type, file size and modification time (for a
+    file) and an 8 × 8 grid of 64² windows of its pixels.
+
+    A file rewritten since is always told apart; an in-memory array changed only between
+    the sampled windows is not.
+    """
+    h, w = src.shape
+    head = [list(src.shape), str(np.dtype(src.pixel_format.dtype)), src.channels, *_file_identity(src)]
+    digest = hashlib.sha256(json.dumps(head, default=str).encode())
+    for y in np.linspace(0, max(0, h - _SIDE), _SAMPLES).astype(int):
+        for x in np.linspace(0, max(0, w - _SIDE), _SAMPLES).astype(int):
+            window = src.read(int(y), min(h, int(y) + _SIDE), int(x), min(w, int(x) + _SIDE))
+            digest.update(np.ascontiguousarray(window).tobytes())
+    return digest.hexdigest()
+
+
+def fingerprint(meta: ContainerMeta, src: Source) -> str:
+    """What an encode's output depends on: its metadata (without the writing release) and
+    its source's pixels."""
+    attrs = meta.to_attrs()
+    attrs.pop("tilestream_version", None)
+    text = json.dumps(attrs, sort_keys=True, default=str)
+    return hashlib.sha256((text + source_digest(src)).encode()).hexdigest()
+
+
+def chunk_rows(meta: ContainerMeta) -> dict[str, tuple[int, int]]:
+    """The chunk grid of every stream."""
+    rows, cols = meta.grid_shape
+    return {s: tuple(meta.stream_grids.get(s, (rows, cols))) for s in meta.streams}  # type: ignore[misc]
+
+
+def _elements(store: ChunkStore, meta: ContainerMeta) -> Any:
+    """``(stream, i, j, stored element or the error reading it)`` of every chunk (``b""``:
+    never written)."""
+    import warnings
+
+    from tilestream.container.store import _element
+
+    for stream, (rows, cols) in chunk_rows(meta).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = store._array(stream, "r")
+        for i in range(rows):
+            for j in range(cols):
+                try:
+                    yield stream, i, j, _element(arr, i, j, f"chunk {stream}[{i}, {j}]")
+                except ContainerError as exc:
+                    yield stream, i, j, exc
+
+
+def _check(stream: str, i: int, j: int, element: bytes | ContainerError) -> bytes:
+    from tilestream.container.store import unframe
+
+    if isinstance(element, ContainerError):
+        raise element
+    return unframe(element, f"chunk {stream}[{i}, {j}]", f"{stream}[{i}, {j}]")
+
+
+def resume_point(
+    store: ChunkStore, meta: ContainerMeta, stages: list[Stage], progress: dict[str, int] | None, band: int
+) -> tuple[int, list[str]]:
+    """The wavefront step to continue from, and the chunks that failed their checksum.
+
+    Every chunk written so far is read and its CRC checked; a bad chunk in a row that a
+    finished step wrote moves the start back to the first step that writes that row.
+    """
+    start = int(progress["step"]) + 1 if progress else 0
+    bad: list[str] = []
+    for stream, i, j, element in _elements(store, meta):
+        if not element:
+            continue
+        try:
+            _check(stream, i, j, element)
+        except ContainerError as exc:
+            bad.append(str(exc).split(";")[0])
+            start = min(start, step_of_row(stages, i, band))
+    return start, bad
+
+
+def stream_bytes(store: ChunkStore, meta: ContainerMeta) -> int:
+    """Coded bytes of every chunk (without framing).
+
+    Raises
+    ------
+    ContainerError
+        If a chunk is missing or fails its checksum.
+    """
+    total = 0
+    for stream, i, j, element in _elements(store, meta):
+        total += len(_check(stream, i, j, element))
+    return total
