@@ -45,9 +45,11 @@ def compare(original: Any, decoded: Any, *, nodata: float | None = None, block: 
     """
     a, b = open_source(original), open_source(decoded)
     if a.shape != b.shape or a.channels != b.channels:
+        what = "size" if a.shape != b.shape else "bands"
         raise TilestreamError(
-            f"images differ in size: {a.shape} × {a.channels} band(s) vs {b.shape} × {b.channels}; "
-            f"compare an image with its own decode"
+            f"images differ in {what}: the original {a.description} is {a.shape[0]}x{a.shape[1]} with "
+            f"{a.channels} band(s), the decoded {b.description} is {b.shape[0]}x{b.shape[1]} with "
+            f"{b.channels} band(s); compare an image with its own decode"
         )
     nodata = _nodata_of(a) if nodata is None else nodata
     bands = a.channels

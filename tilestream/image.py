@@ -37,7 +37,7 @@ def _normalise_index(key: Any, shape: tuple[int, int]) -> tuple[Window, tuple[An
             if step != 1:
                 raise TilestreamError(f"slice step {item.step} is not supported; use step 1")
             if stop <= start:
-                raise TilestreamError(f"empty region {start}:{stop} on axis {axis}")
+                raise TilestreamError(f"empty region {start}:{stop} on axis {axis}; index with start < stop")
             bounds.append((start, stop))
             squeeze.append(slice(None))
         else:

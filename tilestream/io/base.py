@@ -93,7 +93,17 @@ class Source(ABC):
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1``, columns ``x0:x1`` as ``(h, w, channels)`` samples of
         :attr:`pixel_format`'s dtype (in-bounds)."""
-        data = np.asarray(self._read(y0, y1, x0, x1))
+        try:
+            data = np.asarray(self._read(y0, y1, x0, x1))
+        except (TilestreamError, MemoryError):
+            raise
+        except Exception as exc:  # tifffile, zarr, codecs: a damaged or truncated file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise SourceError(
+                f"{self.description} cannot be read at rows {y0}:{y1}, columns {x0}:{x1} "
+                f"({type(exc).__name__}: {first}); the file is damaged or truncated: check it or "
+                f"write it again"
+            ) from exc
         if data.dtype != self.pixel_format.dtype:  # float64 is read as float32
             data = data.astype(self.pixel_format.dtype)
         if self.layout == "YX":

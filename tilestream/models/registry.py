@@ -19,7 +19,7 @@ from torch import nn
 from tilestream.errors import UnknownModelError
 from tilestream.models.compat import compressai
 
-__all__ = ["RGB", "TRANSFORMS", "build_model", "model_channels", "model_names", "set_channels", "transforms"]
+__all__ = ["RGB", "TRANSFORMS", "build_model", "load_error", "model_channels", "model_names", "set_channels", "transforms"]
 
 #: the four transforms of a hyperprior codec, in data-flow order
 TRANSFORMS = ("g_a", "h_a", "h_s", "g_s")
@@ -71,8 +71,18 @@ def _build(name: str, quality: int | None, kwargs: dict[str, Any]) -> nn.Module:
         )
     if kwargs:
         if quality is not None:
-            raise UnknownModelError("pass either quality or architecture arguments, not both")
-        return MODELS[name](**kwargs).eval()
+            raise UnknownModelError(
+                f"quality {quality!r} and architecture arguments {kwargs} were both given; pass "
+                f"either --quality or --arch, not both"
+            )
+        try:
+            return MODELS[name](**kwargs).eval()
+        except (TypeError, ValueError, RuntimeError) as exc:  # an unknown or impossible argument
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UnknownModelError(
+                f"architecture arguments {kwargs} do not fit {name!r} ({first}); pass the "
+                f"arguments of its constructor with positive sizes, e.g. N=128,M=192"
+            ) from exc
     configs = cfgs.get(name)
     if configs is None:
         if quality is not None:
@@ -88,6 +98,16 @@ def _build(name: str, quality: int | None, kwargs: dict[str, Any]) -> nn.Module:
             f"{', '.join(str(q) for q in sorted(configs))}"
         )
     return MODELS[name](*configs[quality]).eval()
+
+
+def load_error(exc: BaseException) -> str:
+    """The telling line of a ``load_state_dict`` error (not its "Error(s) in loading"
+    header), shortened to fit one message line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+        lines = lines[1:]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def transforms(model: nn.Module) -> dict[str, nn.Module]:

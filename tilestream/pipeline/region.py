@@ -26,7 +26,15 @@ def region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) -> 
     TilestreamError
         If the region is empty or not inside the image.
     """
-    y0, y1, x0, x1 = region
+    if (
+        not isinstance(region, (tuple, list))
+        or len(region) != 4
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in region)
+    ):
+        raise TilestreamError(
+            f"region {region!r} is not four integers (y0, y1, x0, x1); pass e.g. (0, 512, 1024, 1536)"
+        )
+    y0, y1, x0, x1 = (int(v) for v in region)
     h, w = shape
     if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
         raise TilestreamError(

@@ -36,6 +36,11 @@ def open_client(scheduler: Any) -> Any:
 
         try:
             return Client(scheduler, timeout="10s")
+        except (ValueError, TypeError) as exc:  # distributed's parser: no port, unknown protocol
+            raise TilestreamError(
+                f"dask scheduler {scheduler!r} is not an address ({exc}); pass tcp://HOST:PORT "
+                f"(as printed by 'dask scheduler') or omit --scheduler to use local threads"
+            ) from exc
         except OSError as exc:
             raise TilestreamError(
                 f"cannot reach dask scheduler {scheduler!r} ({exc}); start one with "

@@ -56,8 +56,13 @@ def list_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
                 str(f) for f in sorted(p.rglob("*"))
                 if f.suffix.lower() in PHOTO_SUFFIXES + LARGE_SUFFIXES and f.is_file()
             )
-        else:
+        elif p.is_dir() or p.suffix.lower() in PHOTO_SUFFIXES + LARGE_SUFFIXES:
             found.append(str(p))
+        else:
+            raise TilestreamError(
+                f"training data {str(p)!r} is not a JPEG, PNG, TIFF or zarr image (by its name); "
+                f"pass folders or image files"
+            )
     if not found:
         raise TilestreamError(f"no images found in {', '.join(map(str, paths))}; add JPEG, PNG, TIFF or zarr files")
     return found
@@ -147,13 +152,19 @@ class CropSampler:
             return self._cache[key]
         from PIL import Image
 
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            shrink = max(1.0, max(im.size) / self.max_side) * scale
-            if shrink > 1:
-                size = (max(1, round(im.width / shrink)), max(1, round(im.height / shrink)))
-                im = im.resize(size, Image.LANCZOS)
-            array = np.asarray(im)
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                shrink = max(1.0, max(im.size) / self.max_side) * scale
+                if shrink > 1:
+                    size = (max(1, round(im.width / shrink)), max(1, round(im.height / shrink)))
+                    im = im.resize(size, Image.LANCZOS)
+                array = np.asarray(im)
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL: unidentified, truncated, damaged
+            raise TilestreamError(
+                f"training photo {path!r} cannot be read ({type(exc).__name__}: {exc}); remove it "
+                f"from the data or replace it with a valid image"
+            ) from exc
         self._cache[key] = array
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

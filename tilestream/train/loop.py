@@ -24,7 +24,12 @@ from torch import nn
 
 from tilestream.errors import TilestreamError
 from tilestream.models.compat import compressai
-from tilestream.models.registry import build_model, check_channels, model_channels
+from tilestream.models.registry import (
+    build_model,
+    check_channels,
+    load_error,
+    model_channels,
+)
 from tilestream.train.data import CropSampler, file_digest, list_images
 
 __all__ = ["TrainConfig", "train"]
@@ -61,7 +66,7 @@ def _build(cfg: TrainConfig) -> nn.Module:
         arch = dict(cfg.arch)
         channels = arch.pop("channels", 3)
         if arch:
-            return build_model(cfg.model, channels=channels, **arch)
+            return build_model(cfg.model, cfg.quality, channels=channels, **arch)  # both: refused
         return build_model(cfg.model, cfg.quality, channels=channels)  # channels=C alone: zoo config
     return build_model(cfg.model, cfg.quality)
 
@@ -79,7 +84,7 @@ def _load(model: nn.Module, state: dict[str, Any], what: str, cfg: TrainConfig) 
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = load_error(exc)
         raise TilestreamError(
             f"{what} does not fit {cfg.model} {cfg.arch or cfg.quality or ''} ({first}); pass the "
             f"--model and --arch it was trained with"
@@ -104,6 +109,43 @@ def _diverged(step: int, bad: int, out: str, saved: int | None) -> str:
         f"training diverged at step {step} ({bad} batch(es) in a row with a non-finite loss or "
         f"gradient, or non-finite weights); {where}; resume from it with a lower --lr or --lmbda"
     )
+
+
+def _check(cfg: TrainConfig, out: str) -> TrainConfig:
+    """Refuse settings out of range and an output that cannot be written, before any work;
+    return ``cfg`` with its device checked."""
+    from dataclasses import replace
+
+    from tilestream.pipeline.runtime import resolve_device
+
+    for name, value, example in (("--steps", cfg.steps, 10000), ("--batch", cfg.batch, 8), ("--checkpoint-every", cfg.checkpoint_every, 500)):
+        if value < 1:
+            raise TilestreamError(f"{name} must be >= 1, got {value!r}; pass e.g. {name} {example}")
+    for name, value, example in (("--lmbda", cfg.lmbda, 0.0067), ("--lr", cfg.lr, 1e-4)):
+        if not (value > 0 and math.isfinite(value)):
+            raise TilestreamError(f"{name} must be > 0, got {value!r}; pass e.g. {name} {example}")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise TilestreamError(f"output folder {parent!r} of --out {out!r} does not exist; create it first")
+    if os.path.isdir(out):
+        raise TilestreamError(f"--out {out!r} is a folder; pass a file path such as {os.path.join(out, 'model.pt')!r}")
+    return replace(cfg, device=resolve_device(cfg.device))
+
+
+def _read_state(path: str, device: str) -> dict[str, Any]:
+    """The training state saved by an earlier run (``OUT.state``), or one line saying why not."""
+    fix = "pass the OUT.state file that an earlier run wrote next to OUT (or --init for weights)"
+    if not os.path.isfile(path):
+        raise TilestreamError(f"--resume {path!r} does not exist; {fix}")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # pickle / zip errors come in many types
+        raise TilestreamError(f"--resume {path!r} cannot be read as training state ({type(exc).__name__}); {fix}") from exc
+    keys = ("state_dict", "optimizer", "aux_optimizer", "step")
+    missing = [k for k in keys if k not in state] if isinstance(state, dict) else list(keys)
+    if missing:
+        raise TilestreamError(f"--resume {path!r} is not a training state (it lacks {', '.join(missing)}); {fix}")
+    return state
 
 
 def _save(path: str, payload: dict[str, Any]) -> None:
@@ -148,22 +190,23 @@ def train(
 
     from tilestream.models.spec import read_checkpoint
 
-    if cfg.steps < 1:
-        raise TilestreamError(f"--steps must be >= 1, got {cfg.steps}")
-    if cfg.batch < 1:
-        raise TilestreamError(f"--batch must be >= 1, got {cfg.batch}")
-    if not cfg.lmbda > 0:
-        raise TilestreamError(f"--lmbda must be > 0, got {cfg.lmbda}")
+    cfg = _check(cfg, out)
     files = list_images(data)
     torch.manual_seed(cfg.seed)
     model = _build(cfg).to(cfg.device).train()
     optimizer, aux_optimizer = _optimizers(model, cfg)
     start = 0
     if resume is not None:
-        state = torch.load(resume, map_location=cfg.device, weights_only=True)
+        state = _read_state(resume, cfg.device)
         _load(model, state["state_dict"], f"--resume {resume!r}", cfg)
-        optimizer.load_state_dict(state["optimizer"])
-        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TilestreamError(
+                f"--resume {resume!r} holds optimizer state of another model ({exc}); pass the "
+                f"OUT.state of a run with the same --model and --arch"
+            ) from exc
         start = int(state["step"])
     elif init is not None:
         _load(model, read_checkpoint(init), f"--init {init!r}", cfg)

@@ -53,7 +53,7 @@ def bundled_path(quality: int) -> Path:
     if key not in entries:
         available = ", ".join(sorted(k[1:] for k in entries)) or "none"
         raise TilestreamError(
-            f"the bundled default model has no quality {quality} (available: {available}); "
+            f"the bundled default model has no quality {quality!r} (available: {available}); "
             f"pass --quality with one of them, or --model NAME --checkpoint PATH"
         )
     path = _folder() / entries[key]["file"]
