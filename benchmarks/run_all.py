@@ -33,6 +33,7 @@ SCRIPTS = [
     "memory_streaming",
     "gigapixel",
     "satellite_mosaic",
+    "fuzz_containers",
     "cuda_benchmark",
 ]
 #: scripts without a quick mode (cheap enough, or not run in the smoke test)

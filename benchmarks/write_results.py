@@ -59,6 +59,7 @@ SOURCES = {
     "rd_satellite": "rd_satellite.json",
     "satellite_mosaic": "satellite_mosaic.json",
     "rd_mapping": "rd_mapping.json",
+    "fuzz_containers": "fuzz_containers.json",
 }
 
 
@@ -635,6 +636,38 @@ def cuda() -> list[str]:
     return out + [""]
 
 
+def fuzz_containers() -> list[str]:
+    data = _load("fuzz_containers.json")
+    if not data:
+        return []
+    failures = ", ".join(f"{k}: {v}" for k, v in data["failures_by_type"].items()) or "none"
+    refused = ", ".join(f"{k}: {v}" for k, v in sorted(data["refused_by_type"].items()))
+    out = [
+        "## Fuzzing damaged containers",
+        "",
+        f"`{data['command']}` — containers of every model family (small spread-latent models, a "
+        "64×96 crop of a real photo, block 64; plus a nodata image and a 4-band image) damaged at "
+        "random, 1–3 damages per case (flipped / overwritten bytes, truncated, extended, emptied or "
+        "deleted files, chunks swapped or copied between positions and streams, `zarr.json` values "
+        "edited), then decoded with `tilestream.open(...)[:, :]` or `tilestream.decode`. A case "
+        "passes when it decodes identically to the undamaged container or raises a `TilestreamError`; "
+        "anything else — another exception, different pixels, a hang, a crashed process — fails.",
+        "",
+        "| cases | identical | refused (TilestreamError) | failures | failures by type | refused by type | slowest case |",
+        "|---|---|---|---|---|---|---|",
+        f"| {data['cases']} | {data['identical']} | {data['refused']} | {data['failures']} | {failures} | "
+        f"{refused} | {data['max_case_seconds']} s |",
+        "",
+        "| damage | " + " | ".join(data["by_damage"]) + " |",
+        "|---|" + "---|" * len(data["by_damage"]),
+        "| identical / refused / failed | " + " | ".join(
+            f"{v.get('identical', 0)} / {v.get('refused', 0)} / {sum(n for k, n in v.items() if k not in ('identical', 'refused'))}"
+            for v in data["by_damage"].values()
+        ) + " |",
+    ]
+    return out + [""]
+
+
 def main() -> None:
     global QUICK
     import argparse
@@ -652,7 +685,7 @@ def main() -> None:
     ]
     sections = (
         blockwise_vs_full, memory_macs, overlap_minus_one, gigapixel, context_models, bytes_overhead, cuda,
-        exactness, memory, rd, rd_satellite, satellite_mosaic, rd_mapping,
+        exactness, memory, rd, rd_satellite, satellite_mosaic, rd_mapping, fuzz_containers,
     )
     for section in sections:
         out = section()

@@ -12,6 +12,8 @@ blockwise(module, x, block, *, device=None)
     ``module(x)`` computed one output block at a time with the minimal overlap.
 overlap(model, *, quality=None)
     Per-transform halos and per-layer overlaps of a CompressAI model.
+verify(path)
+    Check every chunk's checksum of a container without decoding (a report of the damage).
 
 Heavy imports (torch, compressai) happen on first use, so ``tilestream.geometry`` stays
 importable on its own.
@@ -24,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 from tilestream.errors import TilestreamError
 
 __version__ = "0.1.0"
-__all__ = ["TilestreamError", "__version__", "blockwise", "decode", "encode", "open", "overlap"]
+__all__ = ["TilestreamError", "__version__", "blockwise", "decode", "encode", "open", "overlap", "verify"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from tilestream.execute.blockwise import blockwise
     from tilestream.image import open_image as open
+    from tilestream.container.verify import verify
     from tilestream.overlap import overlap
     from tilestream.pipeline import decode, encode
 
@@ -46,6 +49,10 @@ def __getattr__(name: str) -> Any:
         from tilestream import pipeline
 
         return getattr(pipeline, name)
+    if name == "verify":
+        from tilestream.container.verify import verify
+
+        return verify
     if name == "open":
         from tilestream.image import open_image
 
