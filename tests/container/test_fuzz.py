@@ -87,3 +87,38 @@ def test_damaged_container_decodes_identically_or_raises_tilestream_error(refere
             assert "\n" not in message and len(message) < 600, message
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.parametrize("variant", range(len(VARIANTS)), ids=[v[0] for v in VARIANTS])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(picks=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 1 << 16)), min_size=1, max_size=3))
+def test_fill_around_random_damaged_chunks_keeps_every_other_pixel(references, variant, picks):
+    import zarr
+
+    from tilestream.container import ContainerReader
+    from tilestream.geometry import Window
+    from tilestream.pipeline import coded_context
+    from tilestream.pipeline.damage import damage_map
+    from tilestream.pipeline.stages import decode_stages
+
+    base, model, reference, files = references[variant]
+    chunks = [k for k, f in enumerate(files) if not f.endswith("zarr.json")]
+    work = Path(tempfile.mkdtemp(prefix="fill-"))
+    try:
+        path = work / "c.tsz"
+        shutil.copytree(base, path)
+        once = {chunks[k % len(chunks)]: offset for k, offset in picks}  # two flips could cancel
+        apply(path, [Damage("flip", k, offset, 0x21) for k, offset in once.items()])
+        done = tilestream.decode(path, work / "out.zarr", model=model, on_damage="fill",
+                                 damage_report=work / "r.json", progress=False)
+        assert done.damage is not None and 1 <= len(done.damage.damaged) <= len(picks)
+        got = np.asarray(zarr.open_array(work / "out.zarr", mode="r")[...])
+        with ContainerReader(path) as reader:
+            ctx = coded_context(reader, model)
+            dmap, _ = damage_map(ctx, decode_stages(ctx), tilestream.verify(path).damaged)
+        closure = dmap.pixels(Window.full(reference.shape[:2]))
+        assert done.damage.filled_pixels == closure.sum()
+        assert (got[closure] == 0).all()
+        np.testing.assert_array_equal(got[~closure], reference[~closure])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
