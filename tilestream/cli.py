@@ -46,6 +46,21 @@ def _weights_args(p: argparse.ArgumentParser, *, encode: bool) -> None:
     p.add_argument("--scheduler", default=None, help="dask scheduler address (default: local threads)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _storage_args(p)
+
+
+def _storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage-option", action="append", default=[], metavar="KEY=VALUE",
+        help="fsspec option for s3:// gs:// … URLs, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable; "
+        "also TILESTREAM_STORAGE_OPTIONS and the filesystem's own environment, e.g. AWS_ENDPOINT_URL)",
+    )
+
+
+def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
+    from tilestream.storage import parse_storage_options
+
+    return parse_storage_options(getattr(args, "storage_option", None)) or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     enc = commands.add_parser("encode", help="compress an image (TIFF, BigTIFF, zarr) into a container")
-    enc.add_argument("input", help="TIFF / BigTIFF file or zarr array")
-    enc.add_argument("output", help="container: a folder, or a file ending in .zip")
+    enc.add_argument("input", help="TIFF / BigTIFF file or zarr array (a path or a URL: s3://bucket/scene.tif)")
+    enc.add_argument("output", help="container: a folder, a file ending in .zip, or a URL (s3://bucket/scene.tsz)")
+    enc.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted encode to OUTPUT from the chunks it wrote (same input, weights and options)",
+    )
     enc.add_argument("--block", type=int, default=None, help="block side in pixels, multiple of 64 (default 512)")
     enc.add_argument("--nodata", type=float, default=None, help="value of pixels without data (default: the GDAL_NODATA tag)")
     enc.add_argument(
@@ -75,11 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("input", help="container written by 'tilestream encode'")
     dec.add_argument("output", help="*.tif / *.tiff for a tiled BigTIFF, otherwise a zarr array")
     dec.add_argument("--region", type=parse_region, help="decode only Y0:Y1,X0:X1")
+    dec.add_argument(
+        "--on-damage", choices=("fail", "fill"), default="fail",
+        help="fail (default): stop at a damaged chunk (exit 2); fill: decode the rest, fill the pixels that "
+        "depend on damaged chunks with nodata (or 0), list them on stderr and in a JSON report (exit 3)",
+    )
+    dec.add_argument("--damage-report", metavar="PATH", help="JSON report of --on-damage fill (default OUTPUT.damage.json)")
     _weights_args(dec, encode=False)
+
+    ver = commands.add_parser(
+        "verify", help="check every chunk's checksum of a container, without decoding",
+        description="Read every chunk of every stream and check its CRC-32 (bound to its position in "
+        "format 1.4). Exit 0 when all match, 2 naming the damaged chunks otherwise.",
+    )
+    ver.add_argument("input", help="container written by 'tilestream encode'")
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
 
     info = commands.add_parser("info", help="describe a container")
     info.add_argument("input", help="container written by 'tilestream encode'")
     info.add_argument("--json", action="store_true", help="print JSON")
+    _storage_args(info)
 
     cmp = commands.add_parser(
         "compare",
@@ -162,13 +196,15 @@ def _encode(args: argparse.Namespace) -> int:
         quality=args.quality,
         checkpoint=args.checkpoint,
         pretrained=args.pretrained,
-        block=args.block or DEFAULT_BLOCK,
+        block=DEFAULT_BLOCK if args.block is None else args.block,  # --block 0 is refused, not the default
         device=args.device,
         scheduler=args.scheduler,
         overwrite=args.overwrite,
         progress=_progress(args),
         nodata=args.nodata,
         transfer=args.transfer,
+        resume=args.resume,
+        storage_options=_storage(args),
     )
     if not args.quiet:
         h, w = result.image_shape
@@ -179,7 +215,7 @@ def _encode(args: argparse.Namespace) -> int:
 def _decode(args: argparse.Namespace) -> int:
     from tilestream.pipeline import decode
 
-    decode(
+    done = decode(
         args.input,
         args.output,
         checkpoint=args.checkpoint,
@@ -188,16 +224,34 @@ def _decode(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=_progress(args),
         region=args.region,
+        storage_options=_storage(args),
+        on_damage=args.on_damage,
+        damage_report=args.damage_report,
     )
+    if getattr(done, "damage", None) is not None:
+        return 3  # the damaged chunks and filled regions are on stderr already
     if not args.quiet:
         print(f"{args.output}: decoded")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from tilestream.container.verify import verify
+
+    report = verify(args.input)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    if not report.ok:
+        raise TilestreamError(report.summary())
+    if not args.json:
+        print(report.summary())
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
     from tilestream.container import ContainerReader
 
-    with ContainerReader(args.input) as reader:
+    with ContainerReader(args.input, _storage(args)) as reader:
         report = reader.summary()
     if args.json:
         print(json.dumps(report, indent=2))
@@ -292,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {
-        "encode": _encode, "decode": _decode, "info": _info, "compare": _compare, "overlap": _overlap, "train": _train,
+        "encode": _encode, "decode": _decode, "verify": _verify, "info": _info, "compare": _compare, "overlap": _overlap, "train": _train,
     }
     try:
         status = handlers[args.command](args)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 import zlib
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ import torch
 from tilestream.assemble import assemble
 from tilestream.container.store import ChunkStore
 from tilestream.entropy import ChunkCodec, codec_for
-from tilestream.entropy.base import Z_STREAM
+from tilestream.entropy.base import Z_STREAM, EntropyGuard
 from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
 from tilestream.execute.tensors import to_numpy, to_tensor
@@ -52,12 +53,14 @@ class CodecContext:
     layout: CodecLayout
     device: str = "cpu"
     source: Source | None = None
-    store_root: str | None = None
+    store_root: Any = None  # a path or a tilestream.storage.Location
     pixel_format: PixelFormat = field(default_factory=PixelFormat)
     #: the source bands this context codes (``None``: all of them, at most three)
     bands: tuple[int, ...] | None = None
     #: prefix of this context's streams (the band group's, ``"b1/"``; ``""`` for one group)
     stream_prefix: str = ""
+    #: the encoder's arithmetic when ``y`` chunks carry index checksums (container 1.4)
+    guard: EntropyGuard | None = None
 
     def band_groups(self) -> list[tuple[int, ...]]:
         """The band groups of the image (one for up to three bands)."""

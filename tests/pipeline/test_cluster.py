@@ -197,10 +197,6 @@ def test_cli_encodes_and_decodes_from_and_to_s3_on_a_dask_cluster(s3, cluster, w
     assert np.array_equal(decoded, tifffile.imread(tmp / "local.tif"))
     assert not fs.exists(f"{BUCKET}/out.tif.partial") and fs.info(f"{BUCKET}/c.tsz")["type"] == "directory"
 
-    # an existing output is refused in one line, exit 2
-    again = _cli(env, "encode", f"s3://{BUCKET}/in.tif", f"s3://{BUCKET}/c.tsz", "--block", "64", *opts)
-    assert again.returncode == 2 and "already exists; pass --overwrite" in again.stderr
-
 
 def _run_killing(cluster: Cluster, job, kill_when, victim: str) -> float:
     """Run ``job()`` in a thread; kill worker ``victim`` when ``kill_when()`` holds."""

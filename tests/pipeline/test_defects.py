@@ -104,7 +104,7 @@ def test_a_truncated_chunk_is_one_line_naming_it(coded, tmp_path):
     result = _cli("decode", copy, tmp_path / "out.tif", "--quiet", "--checkpoint", coded[0].parent / "weights.pt")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "chunk y[1, 2] is missing or truncated" in lines[0]
+    assert len(lines) == 1 and "chunk y[1, 2] is truncated (5 bytes)" in lines[0]
     assert not (tmp_path / "out.tif").exists()
 
 

@@ -102,7 +102,13 @@ class ContainerReader:
     @property
     def stream_bytes(self) -> int:
         """Total bytes of all chunk bitstreams (without framing and metadata)."""
-        return int(self.attrs.get("stream_bytes", 0))
+        value = self.attrs.get("stream_bytes", 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ContainerError(
+                f"container {self.path!r} records stream_bytes {value!r}, not a byte count; its "
+                f"metadata (zarr.json) is damaged, re-encode it"
+            )
+        return value
 
     @property
     def bpp(self) -> float:

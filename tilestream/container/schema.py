@@ -7,30 +7,48 @@ variable-length byte string per latent chunk (see the README's "The container" s
 Versions: 1.0 (single-stream families), 1.1 (adds ``phases`` and ``stream_grids`` for
 context models), 1.2 (adds ``pixel_format`` and ``source_metadata``), 1.3 (adds
 ``pixel_format["model_channels"]``, the band group size, and ``pixel_format["transfer"]``,
-the per-band curves). A minor version only adds; a reader reads every older version and
-refuses a newer one (whose additions it cannot know the meaning of) with one line naming
-the format. A container is written with the oldest version that holds it: one that uses
-no 1.3 addition (3 model channels, linear curves) is a 1.2 container, which the releases
-that read 1.2 decode as before.
+the per-band curves), 1.4 (adds ``entropy_guard``: every ``y`` chunk's bytes start with the
+checksum of its CDF index map, and the attribute records the encoder's device and torch
+build; see :mod:`tilestream.entropy.base`). A minor version only adds; a reader reads every
+older version and refuses a newer one (whose additions it cannot know the meaning of) with
+one line naming the format and the release that reads it. A container is written with the
+oldest version that holds it: one that uses no 1.3 or 1.4 addition (3 model channels,
+linear curves, a family without ``h_s`` indexes such as the factorized prior) is a 1.2
+container, which the releases that read 1.2 decode as before.
+
+1.4 also adds ``checksum: "crc32-pos"``: each chunk's CRC-32 is seeded with its stream and
+position (``"b1/y[3, 4]"``), so a chunk moved to another position fails its checksum, and
+``meta_crc32``, the CRC-32 of the metadata attributes, so damaged metadata is refused
+instead of decoding garbage. Every new container uses them, so every new container is 1.4.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tilestream.errors import TilestreamError
 from tilestream.pixels import PixelFormat
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ContainerError", "ContainerMeta", "format_version_for"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "POSITIONAL_CRC", "ContainerError", "ContainerMeta", "format_version_for", "meta_crc32"]
 
 FORMAT = "tilestream"
 #: ``major.minor``: readers refuse another major version
-FORMAT_VERSION = "1.3"
+FORMAT_VERSION = "1.4"
 
 
-def format_version_for(fmt: PixelFormat) -> str:
-    """The oldest container format that records ``fmt``."""
+#: the chunk checksum of new containers (1.4): CRC-32 seeded with the chunk's stream and position
+POSITIONAL_CRC = "crc32-pos"
+
+
+def format_version_for(fmt: PixelFormat, guarded: bool = False, checksum: str = POSITIONAL_CRC) -> str:
+    """The oldest container format that records ``fmt`` (and, ``guarded``, the index
+    checksums of the cross-device guard; the position-bound ``checksum`` of every new
+    container is 1.4 too)."""
+    if guarded or checksum == POSITIONAL_CRC:
+        return "1.4"
     return "1.3" if fmt.transfer is not None or fmt.model_channels != 3 else "1.2"
 
 
@@ -61,7 +79,7 @@ class ContainerMeta:
     source_layout: str = "YXS"
     dtype: str = "uint8"
     padding: str = "replicate-bottom-right"
-    checksum: str = "crc32"
+    checksum: str = POSITIONAL_CRC
     tilestream_version: str = ""
     format: str = FORMAT
     format_version: str = FORMAT_VERSION
@@ -73,6 +91,9 @@ class ContainerMeta:
     pixel_format: dict[str, Any] = field(default_factory=dict)
     #: source metadata written back by sinks (1.2: ``{"geotiff": {tag: value}}``)
     source_metadata: dict[str, Any] = field(default_factory=dict)
+    #: the cross-device guard (1.4): how ``y`` chunks carry their index checksum, and the
+    #: encoder's ``device``, ``device_name`` and ``torch`` build; empty: no guard
+    entropy_guard: dict[str, Any] = field(default_factory=dict)
 
     def pixels(self) -> PixelFormat:
         """The image's :class:`~tilestream.pixels.PixelFormat`."""
@@ -85,6 +106,8 @@ class ContainerMeta:
         attrs = asdict(self)
         for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape", "streams"):
             attrs[key] = list(attrs[key])
+        if self.checksum == POSITIONAL_CRC:
+            attrs["meta_crc32"] = meta_crc32(attrs)
         return attrs
 
     @classmethod
@@ -103,8 +126,9 @@ class ContainerMeta:
         if key[0] != _version_key(FORMAT_VERSION)[0] or key > _version_key(FORMAT_VERSION):
             raise ContainerError(
                 f"{where} uses container format {version}, but this tilestream reads formats up to "
-                f"{FORMAT_VERSION}; upgrade tilestream to read it"
+                f"{FORMAT_VERSION}; upgrade tilestream to a release that reads format {version} to read it"
             )
+        _check_meta_crc(attrs, key, where)
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in attrs.items() if k in known}
         try:
@@ -116,3 +140,31 @@ class ContainerMeta:
             setattr(meta, key, tuple(int(v) for v in getattr(meta, key)))
         meta.streams = tuple(meta.streams)
         return meta
+
+
+def meta_crc32(attrs: dict[str, Any]) -> int:
+    """CRC-32 of the :class:`ContainerMeta` fields among ``attrs`` (canonical JSON).
+
+    Parameters
+    ----------
+    attrs : dict
+        Container attributes (as written, or as read back: JSON round-trips them exactly).
+    """
+    body = {k: attrs[k] for k in sorted(ContainerMeta.__dataclass_fields__) if k in attrs}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return zlib.crc32(text.encode())
+
+
+def _check_meta_crc(attrs: dict[str, Any], version: tuple[int, int], where: str) -> None:
+    """Refuse damaged metadata of a container with position-bound checksums (1.4)."""
+    checksum = attrs.get("checksum", "crc32")
+    if checksum not in ("crc32", POSITIONAL_CRC) or (version >= (1, 4) and checksum != POSITIONAL_CRC):
+        raise ContainerError(
+            f"{where} has chunk checksum {checksum!r}, which format {'.'.join(map(str, version))} does not "
+            f"use; its metadata (zarr.json) is damaged, re-encode it"
+        )
+    if checksum == POSITIONAL_CRC and attrs.get("meta_crc32") != meta_crc32(attrs):
+        raise ContainerError(
+            f"{where}: its metadata (zarr.json attributes) fails its CRC-32 checksum; the "
+            f"container is corrupt, re-encode it"
+        )

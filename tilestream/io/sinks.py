@@ -45,7 +45,9 @@ def prepare_output(path: Any, overwrite: bool, storage_options: dict[str, Any] |
             raise TilestreamError(f"output folder {parent!r} does not exist; create it first")
     elif location.protocol in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
         bucket = location.path.split("/", 1)[0]
-        if not location._call("reach", location.fs().exists, bucket):
+        try:  # exists() would say False for storage it cannot reach: list the bucket instead
+            location._call("reach", location.fs().ls, bucket)
+        except FileNotFoundError:
             raise TilestreamError(
                 f"output {location.url!r}: bucket / root {bucket!r} does not exist on {location.protocol}; create it first"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import operator
 import os
 import threading
 from dataclasses import dataclass, field
@@ -20,7 +21,13 @@ from torch import nn
 
 from tilestream.errors import TilestreamError, UnknownModelError
 from tilestream.models.compat import compressai
-from tilestream.models.registry import RGB, build_model, model_names, set_channels
+from tilestream.models.registry import (
+    RGB,
+    build_model,
+    load_error,
+    model_names,
+    set_channels,
+)
 
 __all__ = ["ModelSpec", "WeightsError", "load_model", "read_checkpoint", "spec_for", "state_channels", "weights_sha256"]
 
@@ -84,15 +91,24 @@ def _registry_name(model: nn.Module) -> str:
 def read_checkpoint(path: str) -> dict[str, Any]:
     """A state dict of tensors from ``path`` (bare or under ``"state_dict"``), loaded with
     ``weights_only=True``; raises :class:`WeightsError` naming the file and the fix."""
-    if not os.path.isfile(path):
+    from tilestream.storage import Location
+
+    location = Location.of(path)  # a local path, or a URL every worker reads (s3://…/w.pt)
+    if not location.isfile():
         raise WeightsError(f"checkpoint {path!r} does not exist; pass the path of a state dict")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if location.is_local:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            state = torch.load(io.BytesIO(location.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle / zip errors come in many types
+        why = str(exc).splitlines()[0] if str(exc) else "empty or cut short"
+        if why.startswith("Weights only load failed"):  # torch's advice to unpickle anything is not ours
+            why = "not a torch file, or it holds objects other than tensors"
         raise WeightsError(
             f"checkpoint {path!r} cannot be read as a torch state dict "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); pass a "
-            f"file saved with torch.save(model.state_dict(), path)"
+            f"({type(exc).__name__}: {why}); pass a file saved with "
+            f"torch.save(model.state_dict(), path)"
         ) from exc
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -140,7 +156,7 @@ def _from_state(name: str, quality: int | None, state: dict[str, Any], what: str
         else:
             model = cls.from_state_dict(state)
     except (RuntimeError, KeyError, IndexError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = load_error(exc)
         raise WeightsError(
             f"{what} does not fit the architecture {name}"
             + (f" quality {quality}" if quality is not None else "")
@@ -242,12 +258,22 @@ def spec_for(
     pretrained : bool
         Use CompressAI's published weights (torch hub cache; downloaded if reachable).
     """
+    if quality is not None:
+        try:
+            if isinstance(quality, bool):
+                raise TypeError
+            quality = operator.index(quality)  # an int, numpy's included
+        except TypeError:
+            raise UnknownModelError(f"quality {quality!r} is not an integer; pass --quality N, e.g. 1, 2 or 3") from None
     if model is None:
         from tilestream.weights import DEFAULT_MODEL, DEFAULT_QUALITY
 
         if checkpoint is not None or pretrained:
-            raise UnknownModelError("--checkpoint / --pretrained need --model NAME")
-        spec = ModelSpec(DEFAULT_MODEL, quality or DEFAULT_QUALITY, bundled=True)
+            what = f"--checkpoint {os.fspath(checkpoint)!r}" if checkpoint is not None else "--pretrained"
+            raise UnknownModelError(
+                f"{what} needs --model NAME, the architecture of the weights; pass e.g. --model mbt2018-mean"
+            )
+        spec = ModelSpec(DEFAULT_MODEL, DEFAULT_QUALITY if quality is None else quality, bundled=True)
         loaded = spec.build()
     elif isinstance(model, nn.Module):
         name = _registry_name(model)

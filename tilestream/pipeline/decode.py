@@ -11,6 +11,7 @@ from torch import nn
 
 from tilestream.container import ContainerReader
 from tilestream.container.schema import ContainerError
+from tilestream.entropy.base import EntropyGuard
 from tilestream.geometry import CodecLayout, Window
 from tilestream.io import geotiff
 from tilestream.io.sinks import prepare_output, sink_for
@@ -41,6 +42,7 @@ def _spec(reader: ContainerReader, model: nn.Module | str | None, checkpoint: An
         raise WeightsError(
             f"{reader.path!r} was encoded with weights {record['sha256'][:12]}… "
             f"({record['name']}, checkpoint {record.get('checkpoint')}), but the given weights "
+            f"{'(checkpoint ' + repr(spec.checkpoint) + ') ' if spec.checkpoint else ''}"
             f"are {spec.sha256[:12]}…; pass the same weights to decode"
         )
     return spec
@@ -72,7 +74,8 @@ def coded_context(
     layout = CodecLayout(meta.image_shape, meta.block, align=meta.align)
     if layout.padded_shape != meta.padded_shape or layout.grid_shape != meta.grid_shape:
         raise ContainerError(f"{reader.path!r} has an inconsistent layout; re-encode it")
-    return CodecContext(spec, layout, resolve_device(device), None, reader.path, reader.pixel_format)
+    guard = EntropyGuard.from_attrs(meta.entropy_guard)  # None for containers before 1.4
+    return CodecContext(spec, layout, resolve_device(device), None, reader.location, reader.pixel_format, guard=guard)
 
 
 def decode_blocks(
@@ -109,14 +112,17 @@ def decode(
     progress: bool | None = None,
     region: tuple[int, int, int, int] | None = None,
     num_workers: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    on_damage: str = "fail",
+    damage_report: str | os.PathLike[str] | None = None,
 ) -> str:
     """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
 
     Parameters
     ----------
-    container : path
-        A container written by :func:`~tilestream.encode`.
-    output : path
+    container : path or URL
+        A container written by :func:`~tilestream.encode` (local, or on any fsspec storage).
+    output : path or URL
         ``*.tif`` / ``*.tiff`` for a tiled BigTIFF, anything else for a zarr v3 array.
     model, checkpoint
         The weights, when the container was not made with a named model's checkpoint that
@@ -133,17 +139,37 @@ def decode(
         ``(y0, y1, x0, x1)``: decode only this region (only the chunks it needs).
     num_workers : int, optional
         Threads of the local scheduler.
+    storage_options : dict, optional
+        fsspec options for URLs of the container and the output.
+
+    on_damage : {"fail", "fill"}
+        ``"fail"`` (default): a damaged chunk stops the decode with a
+        :class:`~tilestream.container.ContainerError` naming it. ``"fill"``: verify every
+        checksum first, decode everything else and fill the pixels that depend on damaged
+        chunks with the nodata value (or 0); see :mod:`tilestream.pipeline.damage`.
+    damage_report : path, optional
+        With ``on_damage="fill"``, where the JSON report goes when anything was damaged
+        (default ``OUTPUT.damage.json``).
 
     Returns
     -------
     str
-        The output path.
+        The output path (with ``on_damage="fill"`` a :class:`~tilestream.pipeline.damage.Decoded`,
+        whose ``damage`` is the report, or ``None`` when nothing was damaged).
     """
+    from tilestream.pipeline.damage import check_on_damage, decode_filling
     from tilestream.pipeline.region import region_tiles, region_window
 
-    out = os.fspath(output)
-    prepare_output(out, overwrite)
-    with ContainerReader(container) as reader:
+    if check_on_damage(on_damage) == "fill":
+        return decode_filling(
+            container, output, damage_report=damage_report, model=model, checkpoint=checkpoint, device=device,
+            scheduler=scheduler, overwrite=overwrite, progress=progress, region=region,
+            num_workers=num_workers, storage_options=storage_options,
+        )
+
+    location = prepare_output(output, overwrite, storage_options)
+    out = location.url
+    with ContainerReader(container, storage_options) as reader:
         ctx = coded_context(reader, model, checkpoint, device)
         block = reader.meta.block
         metadata = dict(reader.meta.source_metadata)
@@ -158,5 +184,5 @@ def decode(
         else:
             blocks = decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers)
             shape = reader.meta.image_shape
-        sink_for(out, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
+        sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
     return out

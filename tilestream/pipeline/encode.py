@@ -9,9 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
+import sys
+
 from tilestream.container import ContainerMeta, ContainerWriter
 from tilestream.container.schema import format_version_for
 from tilestream.entropy import codec_for
+from tilestream.entropy.base import EntropyGuard
 from tilestream.geometry import CodecLayout
 from tilestream.io.open import open_source
 from tilestream.io.sinks import prepare_output
@@ -20,7 +23,10 @@ from tilestream.models.registry import model_channels, transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
+from tilestream.errors import TilestreamError
+from tilestream.pipeline.resume import fingerprint, resume_point, stream_bytes
 from tilestream.pipeline.stages import encode_stages, group_prefixes, group_streams
+from tilestream.storage import Location
 from tilestream.schedule import wavefront
 from tilestream.tasks import CodecContext
 
@@ -60,6 +66,8 @@ def encode(
     num_workers: int | None = None,
     nodata: float | None = None,
     transfer: str = "auto",
+    resume: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> EncodeResult:
     """Compress an image block by block into a container.
 
@@ -69,8 +77,9 @@ def encode(
         A TIFF / BigTIFF (tiled or striped), a zarr array, or an array; uint8, uint16,
         int16, uint32, int32 or float32 (float64 read as float32), grayscale or three
         bands, axes YX, YXS or SYX. Read lazily, one block window at a time.
-    output : path
-        Container to write: a folder (zarr v3 group) or a ``.zip`` file.
+    output : path or URL
+        Container to write: a folder (zarr v3 group), a ``.zip`` file, or a folder on any
+        fsspec storage (``s3://bucket/scene.tsz``).
     model : nn.Module, str or None
         A CompressAI model object, a registry name (then give ``checkpoint`` or
         ``pretrained``), or ``None`` for the bundled default model at ``quality`` (1-3).
@@ -96,14 +105,25 @@ def encode(
         Curve of samples wider than 8 bits after the per-band linear map onto the model's
         range: ``"auto"`` takes a square root for bands whose values crowd the bottom of
         their range (:func:`~tilestream.io.stats.fit_value_range`).
+    resume : bool
+        Continue an interrupted encode to ``output`` from the chunks it wrote and verified
+        (see :mod:`tilestream.pipeline.resume`); the source, weights and settings must be
+        the same. The result is byte for byte what an uninterrupted encode writes.
+    storage_options : dict, optional
+        fsspec options for URLs of the source and the output (e.g. ``{"endpoint_url":
+        ...}``), over ``TILESTREAM_STORAGE_OPTIONS`` and the filesystem's own environment.
 
     Returns
     -------
     EncodeResult
     """
-    src = open_source(source)
-    out = os.fspath(output)
-    prepare_output(out, overwrite)
+    src = open_source(source, storage_options=storage_options)
+    location = Location.of(output, storage_options)
+    out = location.url
+    if not resume:
+        prepare_output(location, overwrite)
+    elif location.is_local and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise TilestreamError(f"nothing to resume: folder {os.path.dirname(os.path.abspath(out))!r} does not exist; run without --resume")
     block = check_block(block)
     dev = resolve_device(device)
     spec, loaded = spec_for(model, quality=quality, checkpoint=checkpoint, pretrained=pretrained)
@@ -112,7 +132,8 @@ def encode(
     fmt = src.pixel_format if nodata is None else src.pixel_format.with_nodata(nodata)
     fmt = fit_value_range(src, fmt, transfer=transfer)  # the per-band mapping into the model's range (wide samples)
     fmt = fmt.with_model_channels(model_channels(loaded))  # bands are coded that many at a time
-    plan = CodecContext(spec, layout, dev, src, None, fmt)
+    guard = EntropyGuard.here(dev) if codec.index_guard else None  # the cross-device guard (1.4)
+    plan = CodecContext(spec, layout, dev, src, None, fmt, guard=guard)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
         stream_grids={p + k: v for p in group_prefixes(plan) for k, v in codec.stream_grids(layout).items()},
@@ -132,22 +153,40 @@ def encode(
         source_layout=src.layout,
         source_metadata=dict(src.metadata),
         tilestream_version=_version(),
-        format_version=format_version_for(fmt),
+        format_version=format_version_for(fmt, guarded=guard is not None),
+        entropy_guard=guard.to_attrs() if guard is not None else {},
     )
     h, w = src.shape
     rows, cols = layout.grid_shape
+    print_ = progress is not False
     with runner(scheduler, num_workers) as run:  # an unreachable scheduler fails before anything is written
-        writer = ContainerWriter(out, meta)
-        ctx = replace(plan, store_root=writer.tmp)
+        fp = fingerprint(meta, src)
+        band = wavefront_band(codec, layout, num_workers)
+        start, start_bytes = 0, 0
+        stages = encode_stages(plan)
+        if resume:
+            writer = ContainerWriter.resume(location, meta, fp)
+            if writer.progress:
+                band = int(writer.progress.get("band", band))
+            start, bad = resume_point(writer.store, meta, stages, writer.progress, band)
+            if print_:
+                print(f"tilestream: resuming {out} at wavefront step {start}"
+                      + (f" ({len(bad)} damaged chunk(s) rewritten: {', '.join(bad[:3])})" if bad else ""), file=sys.stderr)
+        else:
+            writer = ContainerWriter(location, meta, fp)
+        ctx = replace(plan, store_root=writer.tmp_location)
         stages = encode_stages(ctx)
         update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "encode", progress)
         stats: dict[str, int] = {}
         try:
             run.set_context(ctx)
-            for _ in wavefront(stages, rows, cols, run, update, stats, band=wavefront_band(codec, layout, num_workers)):
+            on_step = lambda t, nbytes: writer.record_progress(t, nbytes, band)  # noqa: E731
+            for _ in wavefront(stages, rows, cols, run, update, stats, band=band, start=start, start_bytes=start_bytes, on_step=on_step):
                 pass
-            total = stats["bytes"]
+            total = stream_bytes(writer.store, meta) if resume else stats["bytes"]
             writer.commit({"stream_bytes": total, "bpp": total * 8 / (h * w)})
+        except KeyboardInterrupt:  # keep what is written: 'encode --resume' continues from it
+            raise
         except BaseException:
             writer.abort()
             raise
