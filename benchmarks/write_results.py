@@ -665,6 +665,8 @@ def fuzz_containers() -> list[str]:
             for v in data["by_damage"].values()
         ) + " |",
     ]
+    if data.get("note"):
+        out.append(f"\nNote: {data['note']}")
     return out + [""]
 
 
