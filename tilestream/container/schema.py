@@ -11,10 +11,10 @@ the per-band curves), 1.4 (adds ``entropy_guard``: every ``y`` chunk's bytes sta
 checksum of its CDF index map, and the attribute records the encoder's device and torch
 build; see :mod:`tilestream.entropy.base`). A minor version only adds; a reader reads every
 older version and refuses a newer one (whose additions it cannot know the meaning of) with
-one line naming the format and the release that reads it. A container is written with the
-oldest version that holds it: one that uses no 1.3 or 1.4 addition (3 model channels,
-linear curves, a family without ``h_s`` indexes such as the factorized prior) is a 1.2
-container, which the releases that read 1.2 decode as before.
+one line naming the format and the release that reads it. Until 1.4 a container was
+written with the oldest version that held it (3 model channels and linear curves: 1.2);
+since every new container carries the position-bound checksums below, every new container
+is 1.4, and the releases before 1.4 refuse it in one line.
 
 1.4 also adds ``checksum: "crc32-pos"``: each chunk's CRC-32 is seeded with its stream and
 position (``"b1/y[3, 4]"``), so a chunk moved to another position fails its checksum, and
