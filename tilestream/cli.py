@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("input", help="container written by 'tilestream encode'")
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    _storage_args(ver)
 
     info = commands.add_parser("info", help="describe a container")
     info.add_argument("input", help="container written by 'tilestream encode'")
@@ -238,7 +239,7 @@ def _decode(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from tilestream.container.verify import verify
 
-    report = verify(args.input)
+    report = verify(args.input, _storage(args))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     if not report.ok:

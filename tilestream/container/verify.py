@@ -112,13 +112,15 @@ def stream_grid(meta: ContainerMeta, stream: str) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def verify(path: str | os.PathLike[str]) -> VerifyReport:
+def verify(path: str | os.PathLike[str], storage_options: dict | None = None) -> VerifyReport:
     """Check the checksum of every chunk of a container, without decoding.
 
     Parameters
     ----------
-    path : path
-        A container written by :func:`tilestream.encode`.
+    path : path or URL
+        A container written by :func:`tilestream.encode` (local, or on any fsspec storage).
+    storage_options : dict, optional
+        fsspec options for a URL.
 
     Returns
     -------
@@ -131,7 +133,7 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
         If the container cannot be opened at all: missing, not a container, damaged or
         missing metadata, an unknown format version, or incomplete.
     """
-    with ContainerReader(path) as reader:
+    with ContainerReader(path, storage_options) as reader:
         meta = reader.meta
         report = VerifyReport(reader.path, format_version=meta.format_version, position_bound=meta.checksum == "crc32-pos")
         for stream in meta.streams:
