@@ -228,23 +228,30 @@ class Location:
                 f"(e.g. endpoint_url) are right"
             ) from exc
 
+    def _fresh(self) -> Any:
+        """The filesystem with its cached listings dropped: other processes (workers) and
+        zarr's own filesystem instance write here too."""
+        fs = self.fs()
+        fs.invalidate_cache()
+        return fs
+
     def exists(self) -> bool:
         """Whether a file or folder exists here."""
         if self.is_local:
             return os.path.lexists(self.url)
-        return bool(self._call("reach", self.fs().exists, self.path))
+        return bool(self._call("reach", self._fresh().exists, self.path))
 
     def isfile(self) -> bool:
         """Whether a file exists here."""
         if self.is_local:
             return os.path.isfile(self.url)
-        return bool(self._call("reach", self.fs().isfile, self.path))
+        return bool(self._call("reach", self._fresh().isfile, self.path))
 
     def isdir(self) -> bool:
         """Whether a folder (or key prefix) exists here."""
         if self.is_local:
             return os.path.isdir(self.url)
-        return bool(self._call("reach", self.fs().isdir, self.path))
+        return bool(self._call("reach", self._fresh().isdir, self.path))
 
     def remove(self) -> None:
         """Remove the file or folder here, if any."""
@@ -256,15 +263,16 @@ class Location:
             elif os.path.lexists(self.url):
                 os.remove(self.url)
             return
-        fs = self.fs()
+        fs = self._fresh()
         if self._call("reach", fs.exists, self.path):
             self._call("remove", fs.rm, self.path, recursive=True)
+            fs.invalidate_cache()
 
     def open(self, mode: str = "rb") -> Any:
         """A file object (local: the builtin ``open``)."""
         if self.is_local:
             return open(self.url, mode)
-        return self._call("open", self.fs().open, self.path, mode)
+        return self._call("open", self._fresh().open, self.path, mode)
 
     def read_bytes(self) -> bytes:
         """The whole file."""

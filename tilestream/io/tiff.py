@@ -74,7 +74,7 @@ class TiffSource(Source):
             arr = _OPEN.get(key)
             if arr is None:
                 tif = self._open()  # kept open with the array (closed at process exit)
-                store = tif.aszarr(series=self.series, level=0)
+                store = tif.aszarr(series=self.series, level=0, read_only=True)
                 arr = zarr.open(store, mode="r")
                 _OPEN[key] = arr
         return arr
