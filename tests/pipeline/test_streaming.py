@@ -34,9 +34,11 @@ def test_encoder_reads_one_block_plus_halo_at_a_time(tmp_path):
     largest = max(h * w for h, w in source.reads)
     assert largest <= (block + before + after) ** 2
     assert largest < image.shape[0] * image.shape[1] / 4
-    # every block was read exactly once
+    # every block was read exactly once, besides the 8 x 8 windows of 64² that fingerprint
+    # the source for --resume (tilestream.pipeline.resume.source_digest)
     rows, cols = -(-576 // block), -(-832 // block)
-    assert len(source.reads) == rows * cols
+    assert source.reads.count((64, 64)) >= 64
+    assert len(source.reads) == rows * cols + 64
 
 
 def test_decoder_yields_blocks_never_the_whole_image(tmp_path):
