@@ -369,21 +369,10 @@ def _filled(blocks: Iterator[tuple[Window, np.ndarray]], dmap: DamageMap, offset
 
 
 def _blocks(ctx: CodecContext, stages: list[Stage], *, scheduler: Any, progress: bool | None, num_workers: int | None) -> Iterator[tuple[Window, np.ndarray]]:
-    """Like :func:`~tilestream.pipeline.decode.decode_blocks`, with ``stages``."""
-    from tilestream.pipeline.runtime import progress_bar, runner, wavefront_band
-    from tilestream.schedule import wavefront
+    """:func:`~tilestream.pipeline.decode.decode_blocks` with ``stages``."""
+    from tilestream.pipeline.decode import decode_blocks
 
-    rows, cols = ctx.layout.grid_shape
-    update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "decode", progress)
-    band = wavefront_band(ctx.codec(), ctx.layout, num_workers)
-    try:
-        with runner(scheduler, num_workers) as run:
-            run.set_context(ctx)
-            for _, r, row in wavefront(stages, rows, cols, run, update, band=band):
-                for j, part in enumerate(row):
-                    yield ctx.layout.image_window(r, j).clip(ctx.layout.image_shape), part.value
-    finally:
-        close()
+    return decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers, stages=stages)
 
 
 def _region_tiles(ctx: CodecContext, window: Window, block: int, guard: Any, *, scheduler: Any, progress: bool | None, num_workers: int | None) -> Iterator[tuple[Window, np.ndarray]]:

@@ -84,10 +84,12 @@ def decode_blocks(
     scheduler: Any = None,
     progress: bool | None = None,
     num_workers: int | None = None,
+    stages: list[Any] | None = None,
 ) -> Iterator[tuple[Window, np.ndarray]]:
-    """Decoded blocks ``(window in image pixels, (h, w, C) samples)`` in row-major order."""
+    """Decoded blocks ``(window in image pixels, (h, w, C) samples)`` in row-major order
+    (of ``stages``, default :func:`~tilestream.pipeline.stages.decode_stages`)."""
     rows, cols = ctx.layout.grid_shape
-    stages = decode_stages(ctx)
+    stages = decode_stages(ctx) if stages is None else stages
     update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "decode", progress)
     band = wavefront_band(ctx.codec(), ctx.layout, num_workers)
     try:
