@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tilestream.geometry import BlockGrid, Window
-from tilestream.schedule import Runner, ScheduleError, demand, wavefront
+from tilestream.schedule import Runner, ScheduleError, demand, replay_plan, self_reading, wavefront
 from tilestream.stage import Dep, Part, Stage
 
 
@@ -65,3 +67,59 @@ def test_demand_runs_each_needed_task_once_in_groups():
     out = dict(demand(stages, targets, runner, group=2, stats=stats))
     assert {k: int(v.value) for k, v in out.items()} == {("b", (3, 1)): 201 + 301, ("b", (4, 1)): 301 + 401, ("b", (4, 2)): 302 + 402}
     assert stats["tasks"] == {"a": 5, "b": 3}  # a(3, 1) is shared, computed once
+
+
+def _above_and_left(i, j):
+    return [(i - 1, j)] * (i > 0) + [(i, j - 1)] * (j > 0)
+
+
+def _serial(ctx, i, j, a, s):
+    """A serial context: its own value, plus everything above and to the left (mod a prime
+    so that every row depends on every earlier one)."""
+    ctx.append(("s", i))
+    return Part(np.array((int(a[(i, j)].value) + sum(int(p.value) for p in s.values())) % 1_000_003))
+
+
+def _counted_one(ctx, i, j):
+    ctx.append(("a", i))
+    return _one(ctx, i, j)
+
+
+def _serial_stages():
+    return [
+        Stage("a", _counted_one),
+        Stage("s", _serial, (Dep.own("a"), Dep("s", _above_and_left, (-1, 0))), writes=True),
+        Stage("e", _sum, (Dep("s", lambda i, j: [(i, j)] + [(i - 1, j)] * (i > 0), (-1, 0)),), emit=True),
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(band=st.integers(1, 3), stop=st.integers(0, 6))
+def test_a_serial_context_resumes_from_its_saved_state_without_replaying_earlier_rows(band, stop):
+    stages = _serial_stages()
+    assert self_reading(stages) == {"s"}
+
+    def run(**kw):
+        calls: list[tuple[str, int]] = []
+        runner = Runner(synchronous=True)
+        runner.set_context(calls)
+        states: dict[int, dict] = {}
+        out = {r: [int(p.value) for p in row] for _, r, row in wavefront(
+            stages, ROWS, COLS, runner, band=band, on_state=lambda t, parts: states.__setitem__(t, parts), **kw)}
+        return out, calls, states
+
+    full, _, states = run()
+    start = stop + 1
+    if start >= -(-ROWS // band):  # e reads s on its own row: lag 0, ROWS / band steps
+        return
+    resumed, calls, _ = run(start=start, preload=states[stop])
+    assert resumed == {r: v for r, v in full.items() if r in resumed}  # every later row as before
+    assert max(full) in resumed
+    # the saved rows of s stand in for all of its earlier rows: s runs only where the steps
+    # from `start` on compute it, a only where those read it
+    first_s = start * band  # every stage has lag 0
+    assert min(r for name, r in calls if name == "s") >= first_s
+    assert min(r for name, r in calls if name == "a") >= first_s
+    # without the state the serial stage replays every earlier row
+    assert ("s", 0) in replay_plan(stages, ROWS, band, start)
+    assert not replay_plan(stages, ROWS, band, start, {("s", start * band - 1)})

@@ -21,7 +21,7 @@ from typing import Any
 
 from tilestream.stage import Index, Part, Stage
 
-__all__ = ["Runner", "ScheduleError", "demand", "replay_plan", "step_of_row", "wavefront"]
+__all__ = ["Runner", "ScheduleError", "demand", "replay_plan", "self_reading", "step_of_row", "wavefront"]
 
 Key = tuple[str, Index]
 
@@ -175,10 +175,21 @@ def _args(stage: Stage, index: Index, results: dict[str, dict[Index, Any]]) -> l
     return args
 
 
-def replay_plan(stages: list[Stage], rows: int, band: int, start: int) -> set[tuple[str, int]]:
+def self_reading(stages: list[Stage]) -> set[str]:
+    """Stages that read their own results (serial contexts): what a resumed wavefront
+    cannot rebuild from a few rows, so :func:`wavefront` hands out their held results."""
+    return {s.name for s in stages if any(d.stage == s.name for d in s.deps)}
+
+
+def replay_plan(
+    stages: list[Stage], rows: int, band: int, start: int, have: set[tuple[str, int]] | None = None
+) -> set[tuple[str, int]]:
     """The ``(stage, row)`` tasks of steps before ``start`` whose results steps
     ``start, start + 1, …`` read, directly or through each other (what a resumed wavefront
-    recomputes; for a serial context that reads its own row above, every earlier row)."""
+    recomputes). Rows in ``have`` are given (restored from a saved state) and neither run
+    nor followed further; without them a serial context that reads its own row above
+    needs every earlier row."""
+    have = have or set()
     lag = _lags(stages)
     by_name = {s.name: s for s in stages}
     readers = {s.name: [(c, d) for c in stages for d in c.deps if d.stage == s.name] for s in stages}
@@ -191,7 +202,7 @@ def replay_plan(stages: list[Stage], rows: int, band: int, start: int) -> set[tu
             work.append((stage.name, r))
     while work:
         key = work.pop()
-        if key in needed:
+        if key in needed or key in have:
             continue
         needed.add(key)
         name, r = key
@@ -220,6 +231,8 @@ def wavefront(
     start: int = 0,
     start_bytes: int = 0,
     on_step: Callable[[int, int], None] | None = None,
+    preload: dict[Key, Part] | None = None,
+    on_state: Callable[[int, dict[Key, Part]], None] | None = None,
 ) -> Iterator[tuple[str, int, list[Part]]]:
     """Run ``stages`` over the grid; yield ``(stage, row, parts)`` for emitting stages.
 
@@ -236,6 +249,11 @@ def wavefront(
     what later steps read (their writes repeat identical bytes and are not counted), and
     nothing of those steps is emitted. ``on_step(t, bytes)`` is called after each step
     ``t >= start`` has finished.
+
+    Serial contexts: ``on_state(t, parts)``, called just before ``on_step``, receives the
+    results of the stages that read themselves (:func:`self_reading`) held after step
+    ``t``; passed back as ``preload`` with ``start = t + 1`` they spare the replay of every
+    earlier row of those stages (rows of ``preload`` count as done).
     """
     if band < 1:
         raise ValueError(f"band must be at least 1, got {band}")
@@ -245,7 +263,12 @@ def wavefront(
     total = start_bytes
     steps = -(-(rows + max(lag.values())) // band)
     start = max(0, min(start, steps))
-    replay = replay_plan(stages, rows, band, start) if start else set()
+    preload = dict(preload or {}) if start else {}
+    for (name, index), part in preload.items():
+        results[name][index] = part
+    have = {(name, index[0]) for name, index in preload}
+    replay = replay_plan(stages, rows, band, start, have) if start else set()
+    serial = self_reading(stages) if on_state is not None else set()
     first = min([(r + lag[name]) // band for name, r in replay] or [start])
     if progress is not None and start:
         progress(sum(max(0, min(rows, start * band - lag[s.name])) * (s.cols or cols) for s in stages))
@@ -281,6 +304,10 @@ def wavefront(
         if stats is not None:
             live = sum(len(v) for v in results.values())
             stats["max_live"] = max(stats.get("max_live", 0), live)
+        if serial and t >= start:
+            keys = [(name, index) for name in sorted(serial) for index in sorted(results[name])]
+            fetched = runner.fetch([results[name][index] for name, index in keys])
+            on_state(t, dict(zip(keys, fetched)))  # type: ignore[misc]
         if on_step is not None and t >= start:
             on_step(t, total)
     if stats is not None:

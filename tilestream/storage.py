@@ -279,6 +279,18 @@ class Location:
         with self.open("rb") as fh:
             return fh.read()
 
+    def write_bytes(self, data: bytes) -> None:
+        """Write a whole file (local: through a temporary file renamed into place, making
+        the folders above it)."""
+        if self.is_local:
+            os.makedirs(os.path.dirname(os.path.abspath(self.url)), exist_ok=True)
+            tmp = f"{self.url}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, self.url)
+            return
+        self._call("write", self.fs().pipe_file, self.path, data)
+
     def put_file(self, local: str) -> None:
         """Upload the local file ``local`` here (local locations: move it)."""
         if self.is_local:

@@ -146,6 +146,55 @@ def test_resume_skips_finished_rows_redoes_a_damaged_chunk_and_refuses_another_s
     assert _elements(out) == reference
 
 
+def _tall() -> np.ndarray:
+    """16 × 4 blocks of 64 of a real photo."""
+    tall = np.concatenate([photo("garden_520x777.png")[:512], photo("garden_520x777.png")[:512, ::-1]])
+    return np.ascontiguousarray(tall[:, :256])
+
+
+def test_a_serial_context_resumes_from_its_saved_state(tmp_path, monkeypatch):
+    """mbt2018 reads its own row above, back to the first; the saved ``ŷ`` of the last
+    finished row of tiles lets a resume redo only the rows in flight. A damaged state file
+    is ignored: the resume then recomputes every earlier row, with the same bytes."""
+    model = cached_model("mbt2018")
+    image = _tall()
+    kw = dict(model=model, block=64, progress=False, num_workers=1)
+    tilestream.encode(image, tmp_path / "ref.tsz", **kw)
+    reference = _elements(tmp_path / "ref.tsz")
+    partial = tmp_path / "c.tsz.partial"
+
+    def interrupted() -> dict:
+        with monkeypatch.context() as m:
+            _interrupt_after(m, 5)
+            with pytest.raises(KeyboardInterrupt):
+                tilestream.encode(image, tmp_path / "c.tsz", overwrite=True, **kw)
+        return json.loads((partial / "zarr.json").read_text())["attributes"]["progress"]
+
+    def resumed() -> list[tuple[int, int]]:
+        with monkeypatch.context() as m:
+            calls = _count_g_a(m)
+            tilestream.encode(image, tmp_path / "c.tsz", resume=True, **kw)
+        assert _elements(tmp_path / "c.tsz") == reference
+        assert not (tmp_path / "c.tsz" / "resume").exists()  # the state goes with the commit
+        return calls
+
+    progress = interrupted()
+    assert progress["step"] == 5 and progress["state"] == "resume/state-5.npz"
+    assert [p.name for p in (partial / "resume").iterdir()] == ["state-5.npz"]  # earlier ones removed
+    calls = resumed()
+    # steps of 2 rows; step 5 coded tiles up to row 8 and ran g_a up to row 11; the tiles of
+    # rows 9-15 read ẑ one row up, which reads y two rows up: g_a from row 6, never row 0
+    assert len(calls) == (16 - 6) * 4 and min(i for i, _ in calls) == 6
+
+    interrupted()
+    state = partial / "resume" / "state-5.npz"
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    state.write_bytes(bytes(data))
+    calls = resumed()
+    assert min(i for i, _ in calls) == 0 and len(calls) == 16 * 4  # every earlier row replayed
+
+
 def test_nothing_to_resume_is_one_line(tmp_path):
     model = cached_model("bmshj2018-factorized")
     with pytest.raises(TilestreamError, match="nothing to resume: no partial container"):

@@ -24,7 +24,10 @@ from tilestream.container.schema import ContainerError, ContainerMeta
 from tilestream.container.store import ChunkStore, vlen_bytes_dtype
 from tilestream.storage import Location, StorageError
 
-__all__ = ["ContainerWriter", "partial_location"]
+__all__ = ["STATE_FOLDER", "ContainerWriter", "partial_location"]
+
+#: folder of a partial container holding the resume state of serial contexts
+STATE_FOLDER = "resume"
 
 
 def partial_location(location: Location) -> Location:
@@ -68,7 +71,9 @@ class ContainerWriter:
         self.tmp_location = partial_location(self.location)
         self.tmp = self.tmp_location.url
         #: ``{"step": int, "bytes": int}`` of a resumed partial container, else ``None``
-        self.progress: dict[str, int] | None = None
+        self.progress: dict[str, Any] | None = None
+        self._state: tuple[int, str] | None = None  # (step, file) of the last saved resume state
+        self._published: str | None = None  # the state file the recorded progress points to
         ChunkStore.forget(self.tmp)  # handles of an earlier container at this place
         if _resume:
             return
@@ -136,13 +141,40 @@ class ContainerWriter:
         writer._handle = _group(writer.tmp_location, "r+")
         progress = attrs.get("progress")
         writer.progress = dict(progress) if isinstance(progress, dict) else None
+        writer._published = writer.progress.get("state") if writer.progress else None
         writer.store = ChunkStore(writer.tmp_location)
         return writer
 
+    def record_state(self, step: int, data: bytes) -> None:
+        """Save the resume state of wavefront step ``step`` (see
+        :func:`~tilestream.pipeline.resume.pack_state`); :meth:`record_progress` of the same
+        step then points to it."""
+        name = f"{STATE_FOLDER}/state-{int(step)}.npz"
+        self.tmp_location.join(*name.split("/")).write_bytes(data)
+        self._state = (int(step), name)
+
+    def read_state(self) -> bytes | None:
+        """The resume state that the recorded progress points to, if any."""
+        name = (self.progress or {}).get("state")
+        if not isinstance(name, str) or not name.startswith(f"{STATE_FOLDER}/state-"):
+            return None
+        try:
+            return self.tmp_location.join(*name.split("/")).read_bytes()
+        except (OSError, StorageError):
+            return None
+
     def record_progress(self, step: int, nbytes: int, band: int) -> None:
         """Record that every task of wavefront steps ``0 … step`` (of ``band`` rows each) is
-        written, ``nbytes`` in all."""
-        self._handle.attrs["progress"] = {"step": int(step), "bytes": int(nbytes), "band": int(band)}
+        written, ``nbytes`` in all (and the resume state saved for that step, if any)."""
+        progress: dict[str, Any] = {"step": int(step), "bytes": int(nbytes), "band": int(band)}
+        state = self._state
+        if state is not None and state[0] == int(step):
+            progress["state"] = state[1]
+        self._handle.attrs["progress"] = progress
+        previous = self._published
+        if previous is not None and previous != progress.get("state"):
+            self.tmp_location.join(*previous.split("/")).remove()  # after the attrs moved on
+        self._published = progress.get("state")
 
     def commit(self, extra: dict | None = None) -> None:
         """Mark the container complete (last) and move it to its final path."""
@@ -153,8 +185,10 @@ class ContainerWriter:
         attrs["complete"] = True
         ChunkStore.forget(self.tmp)
         if not self.location.is_local:  # in place: the complete flag is the commit
+            self.tmp_location.join(STATE_FOLDER).remove()
             group.attrs.put(attrs)
             return
+        self.tmp_location.join(STATE_FOLDER).remove()
         group.attrs.put(attrs)
         if os.path.isdir(self.path):
             shutil.rmtree(self.path)

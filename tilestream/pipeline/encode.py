@@ -24,13 +24,24 @@ from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
 from tilestream.errors import TilestreamError
-from tilestream.pipeline.resume import fingerprint, resume_point, stream_bytes
+from tilestream.pipeline.resume import fingerprint, pack_state, resume_point, stream_bytes, unpack_state
 from tilestream.pipeline.stages import encode_stages, group_prefixes, group_streams
 from tilestream.storage import Location
 from tilestream.schedule import wavefront
 from tilestream.tasks import CodecContext
 
 __all__ = ["EncodeResult", "encode"]
+
+
+def _restored_state(writer: ContainerWriter, stages: list, start: int, cols: int) -> dict | None:
+    """The saved held results of serial-context stages for a restart at ``start``, if the
+    last recorded step saved them and the restart is right after it."""
+    if not writer.progress or start != int(writer.progress["step"]) + 1:
+        return None
+    data = writer.read_state()
+    if data is None:
+        return None
+    return unpack_state(data, start - 1, {s.name: s.cols or cols for s in stages})
 
 
 @dataclass(frozen=True)
@@ -163,12 +174,14 @@ def encode(
         fp = fingerprint(meta, src)
         band = wavefront_band(codec, layout, num_workers)
         start, start_bytes = 0, 0
+        preload = None
         stages = encode_stages(plan)
         if resume:
             writer = ContainerWriter.resume(location, meta, fp)
             if writer.progress:
                 band = int(writer.progress.get("band", band))
             start, bad = resume_point(writer.store, meta, stages, writer.progress, band)
+            preload = _restored_state(writer, stages, start, cols)
             if print_:
                 print(f"tilestream: resuming {out} at wavefront step {start}"
                       + (f" ({len(bad)} damaged chunk(s) rewritten: {', '.join(bad[:3])})" if bad else ""), file=sys.stderr)
@@ -181,7 +194,11 @@ def encode(
         try:
             run.set_context(ctx)
             on_step = lambda t, nbytes: writer.record_progress(t, nbytes, band)  # noqa: E731
-            for _ in wavefront(stages, rows, cols, run, update, stats, band=band, start=start, start_bytes=start_bytes, on_step=on_step):
+            on_state = lambda t, parts: writer.record_state(t, pack_state(t, parts))  # noqa: E731
+            for _ in wavefront(
+                stages, rows, cols, run, update, stats, band=band, start=start, start_bytes=start_bytes,
+                on_step=on_step, preload=preload, on_state=on_state,
+            ):
                 pass
             total = stream_bytes(writer.store, meta) if resume else stats["bytes"]
             writer.commit({"stream_bytes": total, "bpp": total * 8 / (h * w)})

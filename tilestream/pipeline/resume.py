@@ -8,13 +8,21 @@ refused, never mixed), checks the CRC of every chunk already written, and restar
 wavefront after the last finished step -- earlier if a chunk of a finished row fails its
 checksum. The tasks whose results the remaining steps read are recomputed
 (:func:`~tilestream.schedule.replay_plan`); they rewrite identical bytes.
+
+A serial context (``mbt2018``, ``cheng2020-*``) reads its own row above, and that row the
+one above it, back to the first: recomputing it would redo the whole encode up to the
+restart. Its held results (the ``ŷ`` of the last finished row of tiles) are therefore saved
+with every step (:func:`pack_state`, a ``.npz`` file beside the chunks, removed at the
+commit) and restored on resume, so only the rows in flight are redone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -24,9 +32,9 @@ from tilestream.container.store import ChunkStore
 from tilestream.errors import TilestreamError
 from tilestream.io.base import Source
 from tilestream.schedule import step_of_row
-from tilestream.stage import Stage
+from tilestream.stage import Index, Part, Stage
 
-__all__ = ["chunk_rows", "fingerprint", "resume_point", "source_digest", "stream_bytes"]
+__all__ = ["chunk_rows", "fingerprint", "pack_state", "resume_point", "source_digest", "stream_bytes", "unpack_state"]
 
 #: windows per side of the pixel sample that identifies a source
 _SAMPLES = 8
@@ -140,3 +148,37 @@ def stream_bytes(store: ChunkStore, meta: ContainerMeta) -> int:
     for stream, i, j, element in _elements(store, meta):
         total += len(_check(stream, i, j, element))
     return total
+
+
+def pack_state(step: int, parts: dict[tuple[str, Index], Part]) -> bytes:
+    """The held results of the self-reading stages after wavefront step ``step`` as the
+    bytes of a ``.npz`` file (every member CRC-checked by zip when read back)."""
+    keys = sorted(parts)
+    index = {"step": int(step), "parts": [[name, int(i), int(j), int(parts[(name, (i, j))].nbytes)] for name, (i, j) in keys]}
+    arrays = {f"p{n}": np.asarray(parts[key].value) for n, key in enumerate(keys)}
+    buf = io.BytesIO()
+    np.savez(buf, index=np.frombuffer(json.dumps(index).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def unpack_state(data: bytes, step: int, cols: dict[str, int]) -> dict[tuple[str, Index], Part] | None:
+    """The parts saved by :func:`pack_state` for ``step``, or ``None`` if the file is
+    damaged, of another step, or lacks part of a row (``cols``: columns of each stage);
+    the resume then recomputes those rows instead."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            index = json.loads(bytes(npz["index"]).decode())
+            if int(index["step"]) != step:
+                return None
+            out = {
+                (str(name), (int(i), int(j))): Part(np.array(npz[f"p{n}"]), int(nbytes))
+                for n, (name, i, j, nbytes) in enumerate(index["parts"])
+            }
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError):
+        return None
+    rows: dict[tuple[str, int], int] = {}
+    for name, (i, _) in out:
+        rows[(name, i)] = rows.get((name, i), 0) + 1
+    if any(name not in cols or n != cols[name] for (name, _), n in rows.items()):
+        return None
+    return out
