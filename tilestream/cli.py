@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         "depend on damaged chunks with nodata (or 0), list them on stderr and in a JSON report (exit 3)",
     )
     dec.add_argument("--damage-report", metavar="PATH", help="JSON report of --on-damage fill (default OUTPUT.damage.json)")
+    dec.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted decode to a zarr OUTPUT from the block rows it wrote (same container, "
+        "weights and options); TIFF outputs and regions are not resumable",
+    )
     _weights_args(dec, encode=False)
 
     ver = commands.add_parser(
@@ -228,6 +233,7 @@ def _decode(args: argparse.Namespace) -> int:
         storage_options=_storage(args),
         on_damage=args.on_damage,
         damage_report=args.damage_report,
+        resume=args.resume,
     )
     if getattr(done, "damage", None) is not None:
         return 3  # the damaged chunks and filled regions are on stderr already

@@ -81,14 +81,23 @@ class Sink(ABC):
     nothing opens it as an array before every chunk is there.
     """
 
+    #: a kept partial output can be continued (``decode --resume``): it is written under
+    #: ``PATH.partial`` (no process id) and kept when the decode is interrupted
+    resumable = False
+
     def __init__(self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int):
         self.location = Location.of(path)
         self.path = self.location.url
         self.shape = shape
         self.pixel_format = pixel_format
         self.block = block
+        #: continue the partial output (set before :meth:`consume`; resumable sinks only)
+        self.resume = False
+        #: a :class:`~tilestream.pipeline.journal.Journal` that a resumable sink clears
+        #: when every block is written, before the output can be opened
+        self.journal: Any = None
         if self.location.is_local:
-            self.tmp = f"{self.path}.partial-{os.getpid()}"
+            self.tmp = f"{self.path}.partial" if self.resumable else f"{self.path}.partial-{os.getpid()}"
         else:
             import tempfile
 
@@ -107,14 +116,24 @@ class Sink(ABC):
         self.location.remove()
         self.location.put_file(self.tmp)
 
+    @property
+    def partial_location(self) -> Location:
+        """Where the output is written until it is complete."""
+        return Location.of(self.tmp) if self.location.is_local else self.location
+
     def _discard(self) -> None:
         _remove(self.tmp)
 
     def consume(self, blocks: Iterable[tuple[Window, np.ndarray]]) -> None:
-        """Write every block, then move the result into place (removing it on failure)."""
+        """Write every block, then move the result into place (removing it on failure;
+        a resumable sink keeps it when interrupted)."""
         try:
             self._write(iter(blocks))
             self._publish()
+        except KeyboardInterrupt:
+            if not self.resumable:
+                self._discard()
+            raise
         except BaseException:
             self._discard()
             raise
@@ -207,6 +226,7 @@ class ZarrSink(Sink):
 
     #: the data variable of a georeferenced (group) output
     VARIABLE = "image"
+    resumable = True
 
     def __init__(
         self, path: str, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
@@ -249,7 +269,17 @@ class ZarrSink(Sink):
             fs.rm_file(p)
         return held
 
+    def _open(self, target: Any) -> Any:
+        """The array of a local partial output (resumed)."""
+        import zarr
+
+        if geotiff.affine(self.geotiff) is None:
+            return zarr.open_array(target, mode="r+", zarr_format=3)
+        return zarr.open_group(target, mode="r+", zarr_format=3)[self.VARIABLE]
+
     def _create(self, target: Any) -> Any:
+        """Create the array (and a georeferenced output's group); resuming a remote output,
+        over the chunks already there (its metadata was held back, so none is found)."""
         import zarr
 
         fmt = self.pixel_format
@@ -257,7 +287,7 @@ class ZarrSink(Sink):
         transform = geotiff.affine(self.geotiff)
         if transform is None:
             return zarr.create_array(target, shape=shape, chunks=chunks, dtype=fmt.dtype, zarr_format=3, dimension_names=dims)
-        root = zarr.open_group(target, mode="w", zarr_format=3)
+        root = zarr.open_group(target, mode="a" if self.resume else "w", zarr_format=3)
         fill = 0 if fmt.nodata is None else fmt.nodata
         arr = root.create_array(self.VARIABLE, shape=shape, chunks=chunks, dtype=fmt.dtype, dimension_names=dims, fill_value=fill)
         attrs: dict[str, Any] = {"grid_mapping": "spatial_ref", "coordinates": "spatial_ref"}
@@ -286,10 +316,13 @@ class ZarrSink(Sink):
         import zarr
 
         fmt = self.pixel_format
-        if not self.location.is_local:
-            self.location.remove()  # an overwritten output
+        if not self.resume:  # an overwritten output, or a partial one not continued
+            if self.location.is_local:
+                _remove(self.tmp)
+            else:
+                self.location.remove()
         target = self._target()
-        arr = self._create(target)
+        arr = self._open(target) if self.resume and self.location.is_local else self._create(target)
         held = [] if self.location.is_local else self._hold_metadata()
         for window, data in blocks:
             ys, xs = window.to_slices()
@@ -297,6 +330,8 @@ class ZarrSink(Sink):
                 arr[:, ys, xs] = np.moveaxis(data, -1, 0)
             else:
                 arr[ys, xs] = fmt.squeeze(data)
+        if self.journal is not None:
+            self.journal.clear()  # before the output opens as an array
         if held:
             fs = self.location.fs()
             for p, doc in held:  # every chunk is there: the metadata, root last

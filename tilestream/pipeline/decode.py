@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +19,13 @@ from tilestream.geometry import CodecLayout, Window
 from tilestream.io import geotiff
 from tilestream.io.sinks import prepare_output, sink_for
 from tilestream.models.spec import ModelSpec, WeightsError, spec_for
+from tilestream.errors import TilestreamError
+from tilestream.pipeline.journal import Journal
+from tilestream.pipeline.resume import pack_state, unpack_state
 from tilestream.pipeline.runtime import progress_bar, resolve_device, runner, wavefront_band
 from tilestream.pipeline.stages import decode_stages
 from tilestream.schedule import wavefront
+from tilestream.storage import Location
 from tilestream.tasks import CodecContext
 
 __all__ = ["coded_context", "decode", "decode_blocks"]
@@ -85,17 +92,36 @@ def decode_blocks(
     progress: bool | None = None,
     num_workers: int | None = None,
     stages: list[Any] | None = None,
+    journal: Journal | None = None,
+    resume_from: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Window, np.ndarray]]:
     """Decoded blocks ``(window in image pixels, (h, w, C) samples)`` in row-major order
-    (of ``stages``, default :func:`~tilestream.pipeline.stages.decode_stages`)."""
+    (of ``stages``, default :func:`~tilestream.pipeline.stages.decode_stages`).
+
+    With a ``journal``, every finished wavefront step is recorded in it (the blocks it
+    yielded are written by then: a step ends only when its consumer asks for more);
+    ``resume_from`` (a record of that journal) starts after its step and yields only the
+    later blocks."""
     rows, cols = ctx.layout.grid_shape
     stages = decode_stages(ctx) if stages is None else stages
     update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "decode", progress)
     band = wavefront_band(ctx.codec(), ctx.layout, num_workers)
+    start, preload = 0, None
+    if resume_from is not None and journal is not None:
+        band, start = int(resume_from["band"]), int(resume_from["step"]) + 1
+        data = journal.read_state(resume_from)
+        if data is not None:
+            preload = unpack_state(data, start - 1, {s.name: s.cols or cols for s in stages})
+    hooks: dict[str, Any] = {}
+    if journal is not None:
+        hooks = {
+            "on_step": lambda t, _bytes: journal.record(t, band),
+            "on_state": lambda t, parts: journal.record_state(t, pack_state(t, parts)),
+        }
     try:
         with runner(scheduler, num_workers) as run:
             run.set_context(ctx)
-            for _, r, row in wavefront(stages, rows, cols, run, update, band=band):
+            for _, r, row in wavefront(stages, rows, cols, run, update, band=band, start=start, preload=preload, **hooks):
                 for j, part in enumerate(row):
                     yield ctx.layout.image_window(r, j).clip(ctx.layout.image_shape), part.value
     finally:
@@ -117,6 +143,7 @@ def decode(
     storage_options: dict[str, Any] | None = None,
     on_damage: str = "fail",
     damage_report: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> str:
     """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
 
@@ -152,6 +179,11 @@ def decode(
     damage_report : path, optional
         With ``on_damage="fill"``, where the JSON report goes when anything was damaged
         (default ``OUTPUT.damage.json``).
+    resume : bool
+        Continue an interrupted whole-image decode to a zarr output from the block rows it
+        wrote (same container, weights, device and settings; recorded in a journal inside
+        the partial output). A TIFF output is one stream written front to back and cannot
+        be continued; region decodes and ``on_damage="fill"`` are not resumable either.
 
     Returns
     -------
@@ -163,13 +195,17 @@ def decode(
     from tilestream.pipeline.region import region_tiles, region_window
 
     if check_on_damage(on_damage) == "fill":
+        if resume:
+            raise TilestreamError("--resume cannot be combined with --on-damage fill; run the fill decode again without --resume")
         return decode_filling(
             container, output, damage_report=damage_report, model=model, checkpoint=checkpoint, device=device,
             scheduler=scheduler, overwrite=overwrite, progress=progress, region=region,
             num_workers=num_workers, storage_options=storage_options,
         )
 
-    location = prepare_output(output, overwrite, storage_options)
+    if resume:
+        _check_resumable(output, region, storage_options)
+    location = prepare_output(output, overwrite or resume, storage_options)  # resume: checked above
     out = location.url
     with ContainerReader(container, storage_options) as reader:
         ctx = coded_context(reader, model, checkpoint, device)
@@ -183,8 +219,50 @@ def decode(
                 ctx, window, block, scheduler=scheduler, progress=progress, num_workers=num_workers
             )
             shape = window.shape
-        else:
-            blocks = decode_blocks(ctx, scheduler=scheduler, progress=progress, num_workers=num_workers)
-            shape = reader.meta.image_shape
-        sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
+            sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
+            return out
+        shape = reader.meta.image_shape
+        sink = sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata)
+        journal, record = None, None
+        if sink.resumable:
+            journal = sink.journal = Journal(sink.partial_location, _fingerprint(reader, ctx, sink))
+            if resume:
+                record = journal.load()
+                if record is None:
+                    raise TilestreamError(
+                        f"nothing to resume: no partial decode at {sink.partial_location.url!r}; run without --resume"
+                    )
+                sink.resume = True
+                if progress is not False:
+                    print(f"tilestream: resuming {out} at wavefront step {int(record['step']) + 1}", file=sys.stderr)
+        blocks = decode_blocks(
+            ctx, scheduler=scheduler, progress=progress, num_workers=num_workers, journal=journal, resume_from=record
+        )
+        sink.consume(blocks)
     return out
+
+
+def _check_resumable(output: Any, region: Any, storage_options: dict[str, Any] | None) -> None:
+    """Refuse ``resume`` where it cannot work, and a finished output, in one line."""
+    location = Location.of(output, storage_options)
+    if region is not None:
+        raise TilestreamError("--resume applies to whole-image decodes; run the region decode again without --resume")
+    if location.url.lower().endswith((".tif", ".tiff")):
+        raise TilestreamError(
+            f"output {location.url!r}: a TIFF is written as one stream and cannot be resumed; run again "
+            f"without --resume, or decode to a zarr output (a name without .tif) to be able to resume"
+        )
+    # a local output appears by a rename when complete; a remote zarr output is written in
+    # place and gets its root zarr.json last
+    complete = location.exists() if location.is_local else location.join("zarr.json").exists()
+    if complete:
+        raise TilestreamError(f"nothing to resume: {location.url!r} is complete already; use it, or pass --overwrite instead of --resume")
+
+
+def _fingerprint(reader: ContainerReader, ctx: CodecContext, sink: Any) -> str:
+    """What a decode's output depends on: the container's metadata (weights' hash
+    included), the device and the output's kind and layout."""
+    attrs = reader.meta.to_attrs()
+    attrs.pop("tilestream_version", None)
+    record = [attrs, str(ctx.device), type(sink).__name__, reader.meta.source_layout]
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
