@@ -29,7 +29,26 @@ __all__ = ["Location", "StorageError", "parse_storage_options", "storage_options
 ENV_OPTIONS = "TILESTREAM_STORAGE_OPTIONS"
 
 _FS: dict[tuple[int, str, str], Any] = {}
+#: asynchronous filesystems of zarr stores, one per process and options (zarr runs all of
+#: their calls on its own event loop; one instance keeps one connection pool)
+_ASYNC_FS: dict[tuple[int, str, str], Any] = {}
 _LOCK = threading.Lock()
+
+
+def _close_async_filesystems() -> None:
+    """Close the HTTP sessions of the zarr stores' filesystems at exit, on zarr's loop
+    (left to the garbage collector, aiohttp warns of unclosed sessions)."""
+    for fs in list(_ASYNC_FS.values()):
+        client = getattr(fs, "_s3", None)
+        if client is None:
+            continue
+        try:
+            from zarr.core.sync import sync
+
+            sync(client.close())
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+    _ASYNC_FS.clear()
 
 
 class StorageError(TilestreamError):
@@ -298,6 +317,29 @@ class Location:
             return
         self._call("write", self.fs().put_file, local, self.path)
 
+    def _async_fs(self) -> Any:
+        """The process's asynchronous instance of this filesystem, or ``None`` for one
+        without an asynchronous implementation (zarr wraps those itself)."""
+        import fsspec
+
+        key = (os.getpid(), self.protocol, repr(self.frozen_options))
+        with _LOCK:
+            if key in _ASYNC_FS:
+                return _ASYNC_FS[key]
+            try:
+                cls = fsspec.get_filesystem_class(self.protocol)
+            except (ValueError, ImportError):
+                return None  # zarr's own opening reports it (see fs())
+            if not getattr(cls, "async_impl", False):
+                return None
+            fs = self._call("open", cls, asynchronous=True, skip_instance_cache=True, **self.options)
+            if not _ASYNC_FS:
+                import atexit
+
+                atexit.register(_close_async_filesystems)
+            _ASYNC_FS[key] = fs
+            return fs
+
     def zarr_store(self, *, read_only: bool) -> Any:
         """A zarr store rooted here (local: ``LocalStore``; else zarr's ``FsspecStore``,
         which opens its own asynchronous filesystem with the same options)."""
@@ -307,6 +349,9 @@ class Location:
 
         if self.is_local:
             return LocalStore(self.url, read_only=read_only)
+        fs = self._async_fs()
+        if fs is not None:
+            return FsspecStore(fs=fs, path=self.path, read_only=read_only)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self._call(

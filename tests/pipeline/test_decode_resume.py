@@ -1,5 +1,6 @@
-"""``decode --resume``: an interrupted decode to zarr continues from the block rows it wrote
-and gives every pixel of an undisturbed decode; what cannot be resumed says so in one line."""
+"""``decode --resume``: an interrupted decode to zarr or to a local TIFF continues from the
+block rows it wrote and gives every pixel of an undisturbed decode; what cannot be resumed
+says so in one line."""
 
 from __future__ import annotations
 
@@ -65,22 +66,27 @@ def _zarr(path) -> np.ndarray:
     return zarr.open_array(str(path), mode="r")[:]
 
 
-@pytest.mark.parametrize("name", ["bmshj2018-hyperprior", "mbt2018"])
-def test_an_interrupted_decode_resumes_to_identical_pixels(name, tmp_path, monkeypatch):
+def _pixels(path) -> np.ndarray:
+    return tifffile.imread(path) if str(path).endswith(".tif") else _zarr(path)
+
+
+@pytest.mark.parametrize("name,ext", [("bmshj2018-hyperprior", ".zarr"), ("mbt2018", ".zarr"), ("mbt2018", ".tif")])
+def test_an_interrupted_decode_resumes_to_identical_pixels(name, ext, tmp_path, monkeypatch):
     model = cached_model(name)
     kw = dict(model=model, progress=False, num_workers=1)
     tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, **kw)
-    tilestream.decode(tmp_path / "c.tsz", tmp_path / "ref.zarr", **kw)
-    reference = _zarr(tmp_path / "ref.zarr")
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / f"ref{ext}", **kw)
+    reference = _pixels(tmp_path / f"ref{ext}")
     assert reference.std() > 10  # a real picture, not a flat decode
 
-    out, partial = tmp_path / "o.zarr", tmp_path / "o.zarr.partial"
+    out, partial = tmp_path / f"o{ext}", tmp_path / f"o{ext}.partial"
+    journal = partial if ext == ".zarr" else tmp_path / f"o{ext}.partial.journal"
     with monkeypatch.context() as m:
         seen = _interrupt_after(m, 4)
         with pytest.raises(KeyboardInterrupt):
             tilestream.decode(tmp_path / "c.tsz", out, **kw)
-    assert seen[-1] == 4 and not out.exists() and partial.is_dir()  # kept, never looks finished
-    record = json.loads((partial / JOURNAL).read_text())
+    assert seen[-1] == 4 and not out.exists() and partial.exists()  # kept, never looks finished
+    record = json.loads((journal / JOURNAL).read_text())
     assert record["step"] == 4
     assert ("state" in record) == (name == "mbt2018")  # only a serial context saves its held ŷ
 
@@ -88,8 +94,12 @@ def test_an_interrupted_decode_resumes_to_identical_pixels(name, tmp_path, monke
         g_s = _count(m, tasks, "synthesise_groups")
         tiles = _count(m, autoregressive, "_tile_task")
         tilestream.decode(tmp_path / "c.tsz", out, resume=True, **kw)
-    assert np.array_equal(_zarr(out), reference)  # every pixel
-    assert not partial.exists() and sorted(os.listdir(out)) == ["c", "zarr.json"]  # journal gone
+    assert np.array_equal(_pixels(out), reference)  # every pixel
+    assert not partial.exists() and not journal.exists()
+    if ext == ".zarr":
+        assert sorted(os.listdir(out)) == ["c", "zarr.json"]  # no journal inside
+    else:
+        assert (tmp_path / f"ref{ext}").read_bytes() == out.read_bytes()  # the very same file
     # only the rows after the recorded step are synthesised, and nothing from row 0
     assert 0 < min(g_s) and len(g_s) == (16 - min(g_s)) * 4
     if name == "mbt2018":
@@ -113,6 +123,25 @@ def test_a_georeferenced_zarr_decode_resumes(tmp_path, monkeypatch):
     for key in ref.array_keys():
         assert np.array_equal(ref[key][...], got[key][...]), key
     assert dict(ref["spatial_ref"].attrs) == dict(got["spatial_ref"].attrs)
+
+
+def test_a_band_interleaved_tiff_decode_resumes(tmp_path, monkeypatch):
+    """A source stored band by band decodes to a band-interleaved TIFF: its tiles of each
+    band are placed in a file laid out first; a resume fills the rest."""
+    bands = np.moveaxis(tifffile.imread(os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif")), -1, 0)
+    tifffile.imwrite(tmp_path / "planar.tif", np.ascontiguousarray(bands), photometric="minisblack", planarconfig="separate", tile=(64, 64))
+    model = cached_model("bmshj2018-hyperprior")
+    kw = dict(model=model, progress=False, num_workers=1)
+    tilestream.encode(tmp_path / "planar.tif", tmp_path / "c.tsz", block=64, **kw)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "ref.tif", **kw)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", **kw)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", resume=True, **kw)
+    with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+        assert tif.pages[0].planarconfig == 2 and tif.pages[0].shape == (3, 256, 320)
+    assert np.array_equal(tifffile.imread(tmp_path / "o.tif"), tifffile.imread(tmp_path / "ref.tif"))
 
 
 def test_a_decode_to_object_storage_resumes(tmp_path, monkeypatch):
@@ -147,8 +176,8 @@ def test_what_cannot_be_resumed_says_so(tmp_path, monkeypatch):
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False, num_workers=1)
     tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, **kw)
-    with pytest.raises(TilestreamError, match="a TIFF is written as one stream and cannot be resumed"):
-        tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", resume=True, **kw)
+    with pytest.raises(TilestreamError, match="a TIFF on object storage .* cannot be resumed"):
+        tilestream.decode(tmp_path / "c.tsz", f"memory://resume-{os.getpid()}/o.tif", resume=True, **kw)
     with pytest.raises(TilestreamError, match="--resume applies to whole-image decodes"):
         tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.zarr", resume=True, region=(0, 64, 0, 64), **kw)
     with pytest.raises(TilestreamError, match="cannot be combined with --on-damage fill"):
@@ -205,5 +234,5 @@ def test_kill_9_then_resume_a_decode_through_the_cli(tmp_path):
     assert int(done.stderr.split("wavefront step ")[1].split()[0]) >= 2
     assert np.array_equal(_zarr(out), _zarr(tmp_path / "ref.zarr"))
 
-    again = subprocess.run([*decode, str(tmp_path / "o.tif"), *weights, "--resume"], capture_output=True, text=True, timeout=600)
-    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "cannot be resumed" in again.stderr
+    again = subprocess.run([*decode, str(out), *weights, "--resume"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "complete already" in again.stderr

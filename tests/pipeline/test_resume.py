@@ -195,6 +195,37 @@ def test_a_serial_context_resumes_from_its_saved_state(tmp_path, monkeypatch):
     assert min(i for i, _ in calls) == 0 and len(calls) == 16 * 4  # every earlier row replayed
 
 
+@pytest.mark.parametrize("kind", ["numpy", "zarr"])
+def test_a_source_changed_between_the_sampled_windows_is_refused(kind, tmp_path, monkeypatch):
+    """The pixel sample of the fingerprint leaves rows out; a numpy array is identified by
+    its whole content and a zarr array by its chunk files, so a change there is caught."""
+    model = cached_model("bmshj2018-factorized")
+    image = _tall()  # 1024 rows: the sampled windows start every 137 rows, 64 high
+    kw = dict(model=model, block=64, progress=False, num_workers=1)
+
+    def source(img):
+        if kind == "numpy":
+            return img
+        path = tmp_path / f"src-{int(img.sum())}.zarr"
+        zarr.create_array(str(path), data=img, chunks=(64, 64, 3))
+        return str(path)
+
+    first = source(image)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            tilestream.encode(first, tmp_path / "c.tsz", **kw)
+    changed = image.copy()
+    changed[100, 10] ^= 0x01  # row 100: between the windows at rows 0-63 and 137-200
+    if kind == "zarr":
+        zarr.open_array(first, mode="r+")[100, 10] = changed[100, 10]
+        changed = first
+    else:
+        changed = source(changed)
+    with pytest.raises(TilestreamError, match="another source"):
+        tilestream.encode(changed, tmp_path / "c.tsz", resume=True, **kw)
+
+
 def test_nothing_to_resume_is_one_line(tmp_path):
     model = cached_model("bmshj2018-factorized")
     with pytest.raises(TilestreamError, match="nothing to resume: no partial container"):

@@ -182,8 +182,8 @@ def decode(
     resume : bool
         Continue an interrupted whole-image decode to a zarr output from the block rows it
         wrote (same container, weights, device and settings; recorded in a journal inside
-        the partial output). A TIFF output is one stream written front to back and cannot
-        be continued; region decodes and ``on_damage="fill"`` are not resumable either.
+        the partial output), or to a local TIFF. A TIFF on object storage is uploaded whole
+        and cannot be continued; region decodes and ``on_damage="fill"`` are not resumable.
 
     Returns
     -------
@@ -225,12 +225,12 @@ def decode(
         sink = sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata)
         journal, record = None, None
         if sink.resumable:
-            journal = sink.journal = Journal(sink.partial_location, _fingerprint(reader, ctx, sink))
+            journal = sink.journal = Journal(sink.journal_location, _fingerprint(reader, ctx, sink))
             if resume:
                 record = journal.load()
                 if record is None:
                     raise TilestreamError(
-                        f"nothing to resume: no partial decode at {sink.partial_location.url!r}; run without --resume"
+                        f"nothing to resume: no partial decode at {sink.journal_location.url!r}; run without --resume"
                     )
                 sink.resume = True
                 if progress is not False:
@@ -247,10 +247,11 @@ def _check_resumable(output: Any, region: Any, storage_options: dict[str, Any] |
     location = Location.of(output, storage_options)
     if region is not None:
         raise TilestreamError("--resume applies to whole-image decodes; run the region decode again without --resume")
-    if location.url.lower().endswith((".tif", ".tiff")):
+    if location.url.lower().endswith((".tif", ".tiff")) and not location.is_local:
         raise TilestreamError(
-            f"output {location.url!r}: a TIFF is written as one stream and cannot be resumed; run again "
-            f"without --resume, or decode to a zarr output (a name without .tif) to be able to resume"
+            f"output {location.url!r}: a TIFF on object storage is assembled on local disk and uploaded "
+            f"whole, so it cannot be resumed; run again without --resume, or decode to a zarr output "
+            f"(a name without .tif) to be able to resume"
         )
     # a local output appears by a rename when complete; a remote zarr output is written in
     # place and gets its root zarr.json last

@@ -1,6 +1,7 @@
 """The journal of a resumable decode: which wavefront steps of a partial output are written.
 
-A decode to a zarr output (``decode --resume``) keeps, inside its partial output, a small
+A decode to a zarr output or a local TIFF (``decode --resume``) keeps, inside its partial
+output (a zarr folder) or in a folder beside it (``OUT.tif.partial.journal``), a small
 JSON file: a fingerprint of what it decodes (the container's metadata, the weights, the
 device and the output's settings), the last wavefront step whose block rows are all
 written, the band of rows per step, and for serial contexts the name of a ``.npz`` file
@@ -38,6 +39,8 @@ class Journal:
     def __init__(self, folder: Location, fingerprint: str):
         self.folder = folder
         self.fingerprint = fingerprint
+        #: called before each record: the sink pushes what it wrote to storage
+        self.flush: Any = None
         self._state: tuple[int, str] | None = None
         self._published: str | None = None
 
@@ -82,6 +85,8 @@ class Journal:
 
     def record(self, step: int, band: int) -> None:
         """Every block row that wavefront steps ``0 … step`` emit is written."""
+        if self.flush is not None:
+            self.flush()
         record: dict[str, Any] = {"fingerprint": self.fingerprint, "step": int(step), "band": int(band)}
         if self._state is not None and self._state[0] == int(step):
             record["state"] = self._state[1]
@@ -92,9 +97,12 @@ class Journal:
         self._published = record.get("state")
 
     def clear(self) -> None:
-        """Remove the journal and its state (before the output is published)."""
+        """Remove the journal and its state (before the output is published); a folder of
+        its own (``*.journal``, beside a partial file) goes too."""
         if self._published is not None:
             self.folder.join(self._published).remove()
         if self._state is not None:
             self.folder.join(self._state[1]).remove()
         self.folder.join(JOURNAL).remove()
+        if self.folder.url.endswith(".journal"):
+            self.folder.remove()

@@ -2,7 +2,8 @@
 
 An encode records in its partial container a *fingerprint* (the SHA-256 of its metadata --
 weights' hash, layout, pixel format with the fitted value ranges -- and of the source: its
-file's size and modification time, and a sample of its pixels) and, after each finished wavefront step, the step and the band it ran
+file's size and modification time, or its zarr chunks' listing, or a numpy array's content
+hash, and a sample of its pixels) and, after each finished wavefront step, the step and the band it ran
 with. ``encode --resume`` recomputes the fingerprint (a changed source or other weights are
 refused, never mixed), checks the CRC of every chunk already written, and restarts the
 wavefront after the last finished step -- earlier if a chunk of a finished row fails its
@@ -41,12 +42,45 @@ _SAMPLES = 8
 _SIDE = 64
 
 
-def _file_identity(src: Source) -> list[Any]:
-    """Size and modification time of the file behind a source (TIFF), if any."""
-    location = getattr(src, "location", None)
-    if location is None:
-        return []
+def _listing(location: Any, local: str | None) -> list[Any]:
+    """``(name, size, modification time or ETag)`` of every file under a folder."""
+    if local is not None:
+        out = []
+        for folder, _, files in os.walk(local):
+            for name in sorted(files):
+                st = os.stat(os.path.join(folder, name))
+                out.append([os.path.relpath(os.path.join(folder, name), local), st.st_size, st.st_mtime_ns])
+        return sorted(out)
+    found = location.fs().find(location.path, detail=True)
+    return sorted(
+        [k, v.get("size"), str(v.get("ETag") or v.get("mtime") or v.get("LastModified") or "")] for k, v in found.items()
+    )
+
+
+def _identity(src: Source) -> list[Any]:
+    """What tells a changed source apart without reading all of it: a TIFF's size and
+    modification time; every file of a zarr array (size and time, or ETag); the content
+    hash of an in-memory numpy array; the graph token of a dask array."""
+    from tilestream.io.arrays import ArraySource, ZarrSource
+
     try:
+        if isinstance(src, ZarrSource):
+            if src.path is not None:
+                return _listing(None, src.path)
+            if src.location is not None:
+                return _listing(src.location, None)
+            return []
+        if isinstance(src, ArraySource):
+            array = src.array
+            if isinstance(array, np.ndarray):
+                digest = hashlib.sha256()
+                for y in range(0, array.shape[0], 256):  # no copy of the whole of a strided view
+                    digest.update(np.ascontiguousarray(array[y : y + 256]).tobytes())
+                return [digest.hexdigest()]
+            return [str(getattr(array, "name", ""))]  # dask: the token of its graph
+        location = getattr(src, "location", None)
+        if location is None:
+            return []
         if location.is_local:
             st = os.stat(location.url)
             return [st.st_size, st.st_mtime_ns]
@@ -57,14 +91,15 @@ def _file_identity(src: Source) -> list[Any]:
 
 
 def source_digest(src: Source) -> str:
-    """SHA-256 of a source's shape, sample type, file size and modification time (for a
-    file) and an 8 × 8 grid of 64² windows of its pixels.
+    """SHA-256 of a source's shape, sample type, identity (:func:`_identity`) and an 8 × 8
+    grid of 64² windows of its pixels.
 
-    A file rewritten since is always told apart; an in-memory array changed only between
-    the sampled windows is not.
+    A file or zarr array rewritten since is always told apart, and so is a numpy array
+    changed anywhere; a dask array is identified by its graph (the same computation
+    gives the same token) and the sampled windows.
     """
     h, w = src.shape
-    head = [list(src.shape), str(np.dtype(src.pixel_format.dtype)), src.channels, *_file_identity(src)]
+    head = [list(src.shape), str(np.dtype(src.pixel_format.dtype)), src.channels, *_identity(src)]
     digest = hashlib.sha256(json.dumps(head, default=str).encode())
     for y in np.linspace(0, max(0, h - _SIDE), _SAMPLES).astype(int):
         for x in np.linspace(0, max(0, w - _SIDE), _SAMPLES).astype(int):
