@@ -102,8 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--damage-report", metavar="PATH", help="JSON report of --on-damage fill (default OUTPUT.damage.json)")
     dec.add_argument(
         "--resume", action="store_true",
-        help="continue an interrupted decode to a zarr OUTPUT from the block rows it wrote (same container, "
-        "weights and options); TIFF outputs and regions are not resumable",
+        help="continue an interrupted decode to a zarr OUTPUT or a local TIFF from the block rows it wrote (same "
+        "container, weights and options); COGs, TIFFs on object storage and regions are not resumable",
+    )
+    dec.add_argument(
+        "--format", choices=("auto", "tiff", "cog", "zarr"), default="auto",
+        help="output format: auto (default: a tiled BigTIFF for *.tif, a COG with --overviews, zarr otherwise), "
+        "tiff, cog (Cloud-Optimized GeoTIFF with internal overviews) or zarr",
+    )
+    dec.add_argument("--overviews", action="store_true", help="build a pyramid down to one tile while decoding (a .tif becomes a COG)")
+    dec.add_argument(
+        "--compress", choices=("deflate", "zstd", "lzw", "jpeg", "none"), default="deflate",
+        help="compression of a COG's tiles (default deflate, lossless; jpeg: 8-bit images of 1 or 3 bands)",
+    )
+    dec.add_argument(
+        "--resampling", choices=("average", "nearest", "mode"), default="average",
+        help="reduction of the overviews: area mean (default), nearest or mode (categorical rasters, masks)",
     )
     _weights_args(dec, encode=False)
 
@@ -234,6 +248,10 @@ def _decode(args: argparse.Namespace) -> int:
         on_damage=args.on_damage,
         damage_report=args.damage_report,
         resume=args.resume,
+        format=args.format,
+        overviews=args.overviews,
+        compress=args.compress,
+        resampling=args.resampling,
     )
     if getattr(done, "damage", None) is not None:
         return 3  # the damaged chunks and filled regions are on stderr already

@@ -25,7 +25,11 @@ from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
 from tilestream.storage import Location
 
-__all__ = ["Sink", "TiffSink", "ZarrSink", "prepare_output", "sink_for"]
+__all__ = ["FORMATS", "CogSink", "Sink", "TiffSink", "ZarrSink", "output_format", "prepare_output", "sink_for"]
+
+#: output formats (``--format``); ``auto``: ``tiff`` for ``*.tif`` / ``*.tiff`` (``cog`` with
+#: overviews), ``zarr`` otherwise
+FORMATS = ("auto", "tiff", "cog", "zarr")
 
 
 def prepare_output(path: Any, overwrite: bool, storage_options: dict[str, Any] | None = None) -> Location:
@@ -230,6 +234,55 @@ class TiffSink(Sink):
             self.journal_location.remove()
 
 
+class CogSink(Sink):
+    """A Cloud-Optimized GeoTIFF (:mod:`tilestream.io.cog`) with internal overviews down to
+    one tile, reduced from each block as it arrives (:class:`~tilestream.io.pyramid.Pyramid`),
+    tiles compressed with ``compress``, the source's georeferencing kept.
+    """
+
+    def __init__(
+        self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
+        compress: str = "deflate", resampling: str = "average", quality: int = 90,
+    ):
+        super().__init__(path, shape, pixel_format, block)
+        self.geotiff = dict(geotiff or {})
+        if pixel_format.nodata is not None and "42113" not in self.geotiff:
+            self.geotiff["42113"] = geotiff_nodata_text(pixel_format.nodata)
+        self.compress, self.resampling, self.quality = compress, resampling, quality
+        from tilestream.io.cog import _encoder
+
+        _encoder(compress, np.dtype(pixel_format.dtype), pixel_format.channels, quality)  # refuse now, not at the end
+
+    def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
+        from tilestream.io.cog import CogWriter
+        from tilestream.io.pyramid import Pyramid
+
+        fmt = self.pixel_format
+        try:
+            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, self.block, resampling=self.resampling, nodata=fmt.nodata)
+        except ValueError as exc:
+            raise TilestreamError(str(exc)) from exc
+        writer = CogWriter(
+            self.tmp, pyramid.shapes, fmt.channels, fmt.dtype, self.block, fmt.photometric,
+            compress=self.compress, geotiff=self.geotiff, quality=self.quality,
+        )
+        try:
+            for window, data in blocks:
+                for level, ti, tj, tile in pyramid.add(window.y.start, window.x.start, data):
+                    writer.write(level, ti, tj, tile)
+            writer.finish()
+        except BaseException:
+            writer.discard()
+            raise
+
+
+def geotiff_nodata_text(value: float) -> str:
+    """GDAL_NODATA's text for a nodata value (``"nan"``, ``"-9999"``, ``"0.5"``)."""
+    if value != value:
+        return "nan"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 class ZarrSink(Sink):
     """A zarr v3 array chunked by block: ``(H, W, C)`` or, for a source stored band by band
     (``layout="SYX"``), ``(C, H, W)``; ``(H, W)`` for one band.
@@ -368,14 +421,42 @@ def _fill_attr(value: float, dtype: str) -> int | str:
     return int(value)
 
 
+def output_format(path: Any, fmt: str = "auto", overviews: bool = False) -> str:
+    """The output format for ``path``: ``fmt``, or with ``"auto"`` from its name.
+
+    Raises
+    ------
+    TilestreamError
+        For an unknown format, or one whose file name does not fit it.
+    """
+    if fmt not in FORMATS:
+        raise TilestreamError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}; choose one of those")
+    is_tif = str(path).lower().endswith((".tif", ".tiff"))
+    if fmt == "auto":
+        return ("cog" if overviews else "tiff") if is_tif else "zarr"
+    if fmt in ("tiff", "cog") and not is_tif:
+        raise TilestreamError(f"--format {fmt} writes a TIFF file: name the output *.tif, not {str(path)!r}")
+    if fmt == "zarr" and is_tif:
+        raise TilestreamError(f"--format zarr writes a zarr array: name the output without .tif, not {str(path)!r}")
+    if overviews and fmt == "tiff":
+        raise TilestreamError("--overviews with a TIFF output writes a Cloud-Optimized GeoTIFF: use --format cog (or auto)")
+    return fmt
+
+
 def sink_for(
     path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, layout: str = "YXS",
-    metadata: dict | None = None,
+    metadata: dict | None = None, fmt: str = "auto", compress: str = "deflate", resampling: str = "average",
+    overviews: bool = False,
 ) -> Sink:
     """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel- or band-interleaved as the
-    source's ``layout``; with the source's GeoTIFF tags from ``metadata``), otherwise a :class:`ZarrSink` in the source's axis
-    order ``layout`` (an xarray-style group when georeferenced)."""
+    source's ``layout``; with the source's GeoTIFF tags from ``metadata``), a
+    :class:`CogSink` for ``fmt="cog"`` (or a ``.tif`` with ``overviews``), otherwise a
+    :class:`ZarrSink` in the source's axis order ``layout`` (an xarray-style group when
+    georeferenced)."""
     tags = (metadata or {}).get("geotiff")
-    if str(path).lower().endswith((".tif", ".tiff")):
+    kind = output_format(path, fmt, overviews)
+    if kind == "cog":
+        return CogSink(path, shape, pixel_format, block, tags, compress=compress, resampling=resampling)
+    if kind == "tiff":
         return TiffSink(path, shape, pixel_format, block, tags, layout)
     return ZarrSink(path, shape, pixel_format, block, layout, tags)

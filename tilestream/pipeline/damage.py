@@ -412,6 +412,7 @@ def decode_filling(
     num_workers: int | None = None,
     storage_options: dict[str, Any] | None = None,
     stderr: Any = None,
+    sink_options: dict[str, Any] | None = None,
 ) -> Decoded:
     """Decode a container, filling the pixels that depend on damaged chunks.
 
@@ -419,7 +420,8 @@ def decode_filling(
     damaged chunks is filled with the nodata value (or 0), every other pixel is decoded
     exactly. One line per damaged chunk goes to ``stderr`` (default ``sys.stderr``), and
     the JSON report to ``damage_report`` (default ``OUTPUT.damage.json``, next to a local
-    output) when anything was damaged. Parameters as :func:`~tilestream.pipeline.decode`.
+    output) when anything was damaged. Parameters as :func:`~tilestream.pipeline.decode`;
+    ``sink_options`` are :func:`~tilestream.io.sinks.sink_for`'s output format options.
 
     Returns
     -------
@@ -472,7 +474,7 @@ def decode_filling(
                 guard = partial(guard_stages, ctx, dmap=dmap)
                 blocks = _region_tiles(ctx, window, block, guard, scheduler=scheduler, progress=progress, num_workers=num_workers)
             blocks = _filled(blocks, dmap, (window.y.start, window.x.start), value, count)
-        sink_for(location, window.shape, fmt, block, meta.source_layout, metadata).consume(blocks)
+        sink_for(location, window.shape, fmt, block, meta.source_layout, metadata, **(sink_options or {})).consume(blocks)
     result = Decoded(out)
     if report is not None:
         report.filled_pixels = count[0]

@@ -17,7 +17,7 @@ from tilestream.container.schema import ContainerError
 from tilestream.entropy.base import EntropyGuard
 from tilestream.geometry import CodecLayout, Window
 from tilestream.io import geotiff
-from tilestream.io.sinks import prepare_output, sink_for
+from tilestream.io.sinks import output_format, prepare_output, sink_for
 from tilestream.models.spec import ModelSpec, WeightsError, spec_for
 from tilestream.errors import TilestreamError
 from tilestream.pipeline.journal import Journal
@@ -144,6 +144,10 @@ def decode(
     on_damage: str = "fail",
     damage_report: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    format: str = "auto",  # noqa: A002 - the CLI's --format
+    overviews: bool = False,
+    compress: str = "deflate",
+    resampling: str = "average",
 ) -> str:
     """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
 
@@ -183,7 +187,19 @@ def decode(
         Continue an interrupted whole-image decode to a zarr output from the block rows it
         wrote (same container, weights, device and settings; recorded in a journal inside
         the partial output), or to a local TIFF. A TIFF on object storage is uploaded whole
-        and cannot be continued; region decodes and ``on_damage="fill"`` are not resumable.
+        and cannot be continued; region decodes, Cloud-Optimized GeoTIFFs and
+        ``on_damage="fill"`` are not resumable.
+    format : {"auto", "tiff", "cog", "zarr"}
+        Output format; ``"auto"``: a tiled BigTIFF for ``*.tif`` (a Cloud-Optimized GeoTIFF
+        with ``overviews``), otherwise zarr.
+    overviews : bool
+        Reduce the decoded image into a pyramid down to one tile while decoding (a COG's
+        internal overviews; implied by ``format="cog"``).
+    compress : {"deflate", "zstd", "lzw", "jpeg", "none"}
+        Compression of a COG's tiles (default deflate, lossless; jpeg: 8-bit, 1 or 3 bands).
+    resampling : {"average", "nearest", "mode"}
+        How overviews are reduced: area mean (default), or nearest / mode for categorical
+        rasters and masks; nodata respected.
 
     Returns
     -------
@@ -194,17 +210,21 @@ def decode(
     from tilestream.pipeline.damage import check_on_damage, decode_filling
     from tilestream.pipeline.region import region_tiles, region_window
 
+    kind = output_format(output, format, overviews)
+    sink_options = dict(fmt=kind, compress=compress, resampling=resampling)
     if check_on_damage(on_damage) == "fill":
         if resume:
             raise TilestreamError("--resume cannot be combined with --on-damage fill; run the fill decode again without --resume")
         return decode_filling(
             container, output, damage_report=damage_report, model=model, checkpoint=checkpoint, device=device,
             scheduler=scheduler, overwrite=overwrite, progress=progress, region=region,
-            num_workers=num_workers, storage_options=storage_options,
+            num_workers=num_workers, storage_options=storage_options, sink_options=sink_options,
         )
 
     if resume:
         _check_resumable(output, region, storage_options)
+        if kind == "cog":
+            raise TilestreamError("a Cloud-Optimized GeoTIFF is assembled at the end and cannot be resumed; run again without --resume")
     location = prepare_output(output, overwrite or resume, storage_options)  # resume: checked above
     out = location.url
     with ContainerReader(container, storage_options) as reader:
@@ -219,10 +239,10 @@ def decode(
                 ctx, window, block, scheduler=scheduler, progress=progress, num_workers=num_workers
             )
             shape = window.shape
-            sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata).consume(blocks)
+            sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata, **sink_options).consume(blocks)
             return out
         shape = reader.meta.image_shape
-        sink = sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata)
+        sink = sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata, **sink_options)
         journal, record = None, None
         if sink.resumable:
             journal = sink.journal = Journal(sink.journal_location, _fingerprint(reader, ctx, sink))
