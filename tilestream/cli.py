@@ -106,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         "container, weights and options); COGs, TIFFs on object storage and regions are not resumable",
     )
     dec.add_argument(
-        "--format", choices=("auto", "tiff", "cog", "zarr"), default="auto",
-        help="output format: auto (default: a tiled BigTIFF for *.tif, a COG with --overviews, zarr otherwise), "
-        "tiff, cog (Cloud-Optimized GeoTIFF with internal overviews) or zarr",
+        "--format", choices=("auto", "tiff", "cog", "zarr", "ome-zarr"), default="auto",
+        help="output format: auto (default: a tiled BigTIFF for *.tif, zarr otherwise; with --overviews a COG or "
+        "OME-Zarr), tiff, cog (Cloud-Optimized GeoTIFF with internal overviews), zarr or ome-zarr (NGFF 0.5 multiscales)",
     )
-    dec.add_argument("--overviews", action="store_true", help="build a pyramid down to one tile while decoding (a .tif becomes a COG)")
+    dec.add_argument(
+        "--overviews", action="store_true",
+        help="build a pyramid down to one tile while decoding (a .tif becomes a COG, a zarr output OME-Zarr)",
+    )
     dec.add_argument(
         "--compress", choices=("deflate", "zstd", "lzw", "jpeg", "none"), default="deflate",
         help="compression of a COG's tiles (default deflate, lossless; jpeg: 8-bit images of 1 or 3 bands)",

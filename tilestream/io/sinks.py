@@ -25,11 +25,11 @@ from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
 from tilestream.storage import Location
 
-__all__ = ["FORMATS", "CogSink", "Sink", "TiffSink", "ZarrSink", "output_format", "prepare_output", "sink_for"]
+__all__ = ["FORMATS", "CogSink", "OmeZarrSink", "Sink", "TiffSink", "ZarrSink", "output_format", "prepare_output", "sink_for"]
 
 #: output formats (``--format``); ``auto``: ``tiff`` for ``*.tif`` / ``*.tiff`` (``cog`` with
-#: overviews), ``zarr`` otherwise
-FORMATS = ("auto", "tiff", "cog", "zarr")
+#: overviews), ``zarr`` otherwise (``ome-zarr`` with overviews)
+FORMATS = ("auto", "tiff", "cog", "zarr", "ome-zarr")
 
 
 def prepare_output(path: Any, overwrite: bool, storage_options: dict[str, Any] | None = None) -> Location:
@@ -276,6 +276,96 @@ class CogSink(Sink):
             raise
 
 
+class OmeZarrSink(Sink):
+    """An OME-Zarr (NGFF 0.5, zarr v3) multiscale image: a group with arrays ``0 … n`` of
+    axes ``(c, y, x)``, each half the one before, reduced from each block as it arrives
+    (:class:`~tilestream.io.pyramid.Pyramid`); ``multiscales`` metadata with the axes and
+    each level's scale; for a georeferenced source, the CRS and each level's affine
+    transform under ``geospatial``. Written like :class:`ZarrSink` (locally under a
+    temporary name; on object storage with its ``zarr.json`` documents written last).
+    """
+
+    def __init__(
+        self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
+        resampling: str = "average", name: str = "image",
+    ):
+        super().__init__(path, shape, pixel_format, block)
+        self.geotiff = dict(geotiff or {})
+        self.resampling, self.name = resampling, name
+
+    def _target(self) -> Any:
+        return self.tmp if self.location.is_local else self.location.zarr_store(read_only=False)
+
+    def _publish(self) -> None:
+        if self.location.is_local:
+            super()._publish()
+
+    def _discard(self) -> None:
+        if self.location.is_local:
+            super()._discard()
+        else:
+            self.location.remove()
+
+    def _attrs(self, shapes: list[tuple[int, int]]) -> dict[str, Any]:
+        fmt = self.pixel_format
+        datasets = [
+            {"path": str(k), "coordinateTransformations": [{"type": "scale", "scale": [1.0, float(2**k), float(2**k)]}]}
+            for k in range(len(shapes))
+        ]
+        attrs: dict[str, Any] = {"ome": {"version": "0.5", "multiscales": [{
+            "name": self.name,
+            "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+            "datasets": datasets,
+            "type": self.resampling,
+            "metadata": {"method": "tilestream.io.pyramid.reduce2", "resampling": self.resampling},
+        }]}}
+        if fmt.nodata is not None:
+            attrs["nodata"] = _fill_attr(fmt.nodata, fmt.dtype) if fmt.nodata == fmt.nodata else "nan"
+        transform = geotiff.affine(self.geotiff)
+        if transform is not None:
+            a, b, c, d, e, f = transform
+            attrs["geospatial"] = {
+                "crs_wkt": geotiff.crs_text(self.geotiff),
+                "epsg": geotiff.epsg(self.geotiff),
+                # GDAL order (c, a, b, f, d, e) of each level: pixels twice as large each time
+                "geotransform": [[c, a * 2**k, b * 2**k, f, d * 2**k, e * 2**k] for k in range(len(shapes))],
+            }
+        return attrs
+
+    def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
+        import zarr
+
+        from tilestream.io.pyramid import Pyramid
+
+        fmt = self.pixel_format
+        try:
+            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, self.block, resampling=self.resampling, nodata=fmt.nodata)
+        except ValueError as exc:
+            raise TilestreamError(str(exc)) from exc
+        if not self.location.is_local:
+            self.location.remove()
+        root = zarr.open_group(self._target(), mode="w", zarr_format=3)
+        fill = 0 if fmt.nodata is None else fmt.nodata
+        arrays = [
+            root.create_array(
+                str(k), shape=(fmt.channels, h, w), chunks=(1, self.block, self.block), dtype=fmt.dtype,
+                dimension_names=("c", "y", "x"), fill_value=fill,
+            )
+            for k, (h, w) in enumerate(pyramid.shapes)
+        ]
+        root.attrs.update(self._attrs(pyramid.shapes))
+        held = [] if self.location.is_local else ZarrSink._hold_metadata(self)  # type: ignore[arg-type]
+        t = self.block
+        for window, data in blocks:
+            for level, ti, tj, tile in pyramid.add(window.y.start, window.x.start, data):
+                y, x = ti * t, tj * t
+                arrays[level][:, y : y + tile.shape[0], x : x + tile.shape[1]] = np.moveaxis(tile, -1, 0)
+        if held:
+            fs = self.location.fs()
+            for p, doc in held:  # every chunk is there: the metadata, root last
+                fs.pipe_file(p, doc)
+
+
 def geotiff_nodata_text(value: float) -> str:
     """GDAL_NODATA's text for a nodata value (``"nan"``, ``"-9999"``, ``"0.5"``)."""
     if value != value:
@@ -433,13 +523,15 @@ def output_format(path: Any, fmt: str = "auto", overviews: bool = False) -> str:
         raise TilestreamError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}; choose one of those")
     is_tif = str(path).lower().endswith((".tif", ".tiff"))
     if fmt == "auto":
-        return ("cog" if overviews else "tiff") if is_tif else "zarr"
+        return ("cog" if overviews else "tiff") if is_tif else ("ome-zarr" if overviews else "zarr")
     if fmt in ("tiff", "cog") and not is_tif:
         raise TilestreamError(f"--format {fmt} writes a TIFF file: name the output *.tif, not {str(path)!r}")
-    if fmt == "zarr" and is_tif:
-        raise TilestreamError(f"--format zarr writes a zarr array: name the output without .tif, not {str(path)!r}")
+    if fmt in ("zarr", "ome-zarr") and is_tif:
+        raise TilestreamError(f"--format {fmt} writes a zarr store: name the output without .tif, not {str(path)!r}")
     if overviews and fmt == "tiff":
         raise TilestreamError("--overviews with a TIFF output writes a Cloud-Optimized GeoTIFF: use --format cog (or auto)")
+    if overviews and fmt == "zarr":
+        raise TilestreamError("--overviews with a zarr output writes an OME-Zarr multiscale image: use --format ome-zarr (or auto)")
     return fmt
 
 
@@ -450,7 +542,8 @@ def sink_for(
 ) -> Sink:
     """A :class:`TiffSink` for ``*.tif`` / ``*.tiff`` (pixel- or band-interleaved as the
     source's ``layout``; with the source's GeoTIFF tags from ``metadata``), a
-    :class:`CogSink` for ``fmt="cog"`` (or a ``.tif`` with ``overviews``), otherwise a
+    :class:`CogSink` for ``fmt="cog"`` (or a ``.tif`` with ``overviews``), an
+    :class:`OmeZarrSink` for ``fmt="ome-zarr"`` (or another name with ``overviews``), otherwise a
     :class:`ZarrSink` in the source's axis order ``layout`` (an xarray-style group when
     georeferenced)."""
     tags = (metadata or {}).get("geotiff")
@@ -459,4 +552,6 @@ def sink_for(
         return CogSink(path, shape, pixel_format, block, tags, compress=compress, resampling=resampling)
     if kind == "tiff":
         return TiffSink(path, shape, pixel_format, block, tags, layout)
+    if kind == "ome-zarr":
+        return OmeZarrSink(path, shape, pixel_format, block, tags, resampling=resampling)
     return ZarrSink(path, shape, pixel_format, block, layout, tags)

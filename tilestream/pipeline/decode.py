@@ -189,9 +189,10 @@ def decode(
         the partial output), or to a local TIFF. A TIFF on object storage is uploaded whole
         and cannot be continued; region decodes, Cloud-Optimized GeoTIFFs and
         ``on_damage="fill"`` are not resumable.
-    format : {"auto", "tiff", "cog", "zarr"}
+    format : {"auto", "tiff", "cog", "zarr", "ome-zarr"}
         Output format; ``"auto"``: a tiled BigTIFF for ``*.tif`` (a Cloud-Optimized GeoTIFF
-        with ``overviews``), otherwise zarr.
+        with ``overviews``), otherwise a zarr array (an OME-Zarr multiscale image with
+        ``overviews``).
     overviews : bool
         Reduce the decoded image into a pyramid down to one tile while decoding (a COG's
         internal overviews; implied by ``format="cog"``).
@@ -223,8 +224,8 @@ def decode(
 
     if resume:
         _check_resumable(output, region, storage_options)
-        if kind == "cog":
-            raise TilestreamError("a Cloud-Optimized GeoTIFF is assembled at the end and cannot be resumed; run again without --resume")
+        if kind in ("cog", "ome-zarr"):
+            raise TilestreamError(f"a {'Cloud-Optimized GeoTIFF' if kind == 'cog' else 'multiscale OME-Zarr'} output cannot be resumed; run again without --resume")
     location = prepare_output(output, overwrite or resume, storage_options)  # resume: checked above
     out = location.url
     with ContainerReader(container, storage_options) as reader:
