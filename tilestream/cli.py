@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "container, weights and options); COGs, TIFFs on object storage and regions are not resumable",
     )
     dec.add_argument(
-        "--format", choices=("auto", "tiff", "cog", "zarr", "ome-zarr"), default="auto",
-        help="output format: auto (default: a tiled BigTIFF for *.tif, zarr otherwise; with --overviews a COG or "
-        "OME-Zarr), tiff, cog (Cloud-Optimized GeoTIFF with internal overviews), zarr or ome-zarr (NGFF 0.5 multiscales)",
+        "--format", choices=("auto", "tiff", "cog", "ome-tiff", "zarr", "ome-zarr"), default="auto",
+        help="output format: auto (default: a tiled BigTIFF for *.tif, zarr otherwise; with --overviews a COG, a "
+        "pyramidal OME-TIFF for *.ome.tif, or OME-Zarr), tiff, cog (Cloud-Optimized GeoTIFF with internal overviews), "
+        "ome-tiff (levels in SubIFDs), zarr or ome-zarr (NGFF 0.5 multiscales)",
     )
     dec.add_argument(
         "--overviews", action="store_true",
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dec.add_argument(
         "--compress", choices=("deflate", "zstd", "lzw", "jpeg", "none"), default="deflate",
-        help="compression of a COG's tiles (default deflate, lossless; jpeg: 8-bit images of 1 or 3 bands)",
+        help="compression of a COG's or OME-TIFF's tiles (default deflate, lossless; jpeg: 8-bit images of 1 or 3 bands)",
     )
     dec.add_argument(
         "--resampling", choices=("average", "nearest", "mode"), default="average",

@@ -25,11 +25,11 @@ from tilestream.io.geotiff import extratags
 from tilestream.pixels import PixelFormat
 from tilestream.storage import Location
 
-__all__ = ["FORMATS", "CogSink", "OmeZarrSink", "Sink", "TiffSink", "ZarrSink", "output_format", "prepare_output", "sink_for"]
+__all__ = ["FORMATS", "CogSink", "OmeTiffSink", "OmeZarrSink", "Sink", "TiffSink", "ZarrSink", "output_format", "prepare_output", "sink_for"]
 
 #: output formats (``--format``); ``auto``: ``tiff`` for ``*.tif`` / ``*.tiff`` (``cog`` with
 #: overviews), ``zarr`` otherwise (``ome-zarr`` with overviews)
-FORMATS = ("auto", "tiff", "cog", "zarr", "ome-zarr")
+FORMATS = ("auto", "tiff", "cog", "ome-tiff", "zarr", "ome-zarr")
 
 
 def prepare_output(path: Any, overwrite: bool, storage_options: dict[str, Any] | None = None) -> Location:
@@ -366,6 +366,90 @@ class OmeZarrSink(Sink):
                 fs.pipe_file(p, doc)
 
 
+class OmeTiffSink(Sink):
+    """A pyramidal OME-TIFF (BigTIFF): level 0 tiled, the reduced levels in its SubIFDs, as
+    whole-slide viewers and ``tifffile`` read multiscale series.
+
+    Level 0 is written tile by tile as blocks arrive; the reduced levels
+    (:class:`~tilestream.io.pyramid.Pyramid`) go to temporary files next to the output
+    (a third of level 0's size in all, uncompressed) and are appended after it.
+    ``compress`` applies to every level (``none``, ``deflate``, ``zstd``, ``lzw``, ``jpeg``).
+    """
+
+    def __init__(
+        self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
+        compress: str = "deflate", resampling: str = "average",
+    ):
+        super().__init__(path, shape, pixel_format, block)
+        self.geotiff = dict(geotiff or {})
+        self.compress, self.resampling = compress, resampling
+        _tiff_compression(compress, pixel_format)  # refuse now, not at the end
+
+    def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
+        import tifffile
+
+        from tilestream.io.pyramid import Pyramid
+
+        fmt, b = self.pixel_format, self.block
+        try:
+            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, b, resampling=self.resampling, nodata=fmt.nodata)
+        except ValueError as exc:
+            raise TilestreamError(str(exc)) from exc
+        names = [f"{self.tmp}.level-{k}" for k in range(1, pyramid.levels + 1)]
+        levels = [
+            np.lib.format.open_memmap(name, mode="w+", dtype=fmt.dtype, shape=(h, w, fmt.channels))
+            for name, (h, w) in zip(names, pyramid.shapes[1:])
+        ]
+
+        def level0() -> Iterator[np.ndarray]:
+            for window, data in blocks:
+                # the reduced tiles first: the writer stops pulling after the last level-0 tile
+                tiles = list(pyramid.add(window.y.start, window.x.start, data))
+                for level, ti, tj, tile in tiles[1:]:
+                    levels[level - 1][ti * b : ti * b + tile.shape[0], tj * b : tj * b + tile.shape[1]] = tile
+                out = np.zeros((b, b, fmt.channels), fmt.dtype)
+                out[: data.shape[0], : data.shape[1]] = data
+                yield fmt.squeeze(out)
+
+        def tiles(level: np.ndarray) -> Iterator[np.ndarray]:
+            h, w = level.shape[:2]
+            for y in range(0, h, b):
+                for x in range(0, w, b):
+                    out = np.zeros((b, b, fmt.channels), fmt.dtype)
+                    part = level[y : y + b, x : x + b]
+                    out[: part.shape[0], : part.shape[1]] = part
+                    yield fmt.squeeze(out)
+
+        compression = _tiff_compression(self.compress, fmt)
+        common = dict(
+            dtype=fmt.dtype, tile=(b, b), photometric=fmt.photometric, compression=compression,
+            planarconfig="contig" if fmt.channels > 1 else None,
+        )
+        try:
+            with tifffile.TiffWriter(self.tmp, bigtiff=True, ome=True) as tif:
+                tif.write(
+                    level0(), shape=fmt.image_shape(*self.shape), subifds=pyramid.levels,
+                    metadata={"axes": "YXS" if fmt.channels > 1 else "YX"}, extratags=extratags(self.geotiff), **common,
+                )
+                for level in levels:
+                    tif.write(tiles(level), shape=fmt.image_shape(*level.shape[:2]), subfiletype=1, metadata=None, **common)
+        finally:
+            del levels
+            for name in names:
+                if os.path.exists(name):
+                    os.remove(name)
+
+
+def _tiff_compression(compress: str, fmt: PixelFormat) -> Any:
+    """tifffile's compression for a ``--compress`` name (checked against the samples)."""
+    from tilestream.io.cog import COMPRESSIONS, _encoder
+
+    if compress not in COMPRESSIONS:
+        raise TilestreamError(f"--compress {compress!r} is not one of {', '.join(COMPRESSIONS)}; choose one of those")
+    _encoder(compress, np.dtype(fmt.dtype), fmt.channels, 90)  # the same refusals as a COG's
+    return None if compress == "none" else compress
+
+
 def geotiff_nodata_text(value: float) -> str:
     """GDAL_NODATA's text for a nodata value (``"nan"``, ``"-9999"``, ``"0.5"``)."""
     if value != value:
@@ -523,8 +607,10 @@ def output_format(path: Any, fmt: str = "auto", overviews: bool = False) -> str:
         raise TilestreamError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}; choose one of those")
     is_tif = str(path).lower().endswith((".tif", ".tiff"))
     if fmt == "auto":
+        if is_tif and overviews and str(path).lower().endswith((".ome.tif", ".ome.tiff")):
+            return "ome-tiff"
         return ("cog" if overviews else "tiff") if is_tif else ("ome-zarr" if overviews else "zarr")
-    if fmt in ("tiff", "cog") and not is_tif:
+    if fmt in ("tiff", "cog", "ome-tiff") and not is_tif:
         raise TilestreamError(f"--format {fmt} writes a TIFF file: name the output *.tif, not {str(path)!r}")
     if fmt in ("zarr", "ome-zarr") and is_tif:
         raise TilestreamError(f"--format {fmt} writes a zarr store: name the output without .tif, not {str(path)!r}")
@@ -552,6 +638,8 @@ def sink_for(
         return CogSink(path, shape, pixel_format, block, tags, compress=compress, resampling=resampling)
     if kind == "tiff":
         return TiffSink(path, shape, pixel_format, block, tags, layout)
+    if kind == "ome-tiff":
+        return OmeTiffSink(path, shape, pixel_format, block, tags, compress=compress, resampling=resampling)
     if kind == "ome-zarr":
         return OmeZarrSink(path, shape, pixel_format, block, tags, resampling=resampling)
     return ZarrSink(path, shape, pixel_format, block, layout, tags)

@@ -189,15 +189,15 @@ def decode(
         the partial output), or to a local TIFF. A TIFF on object storage is uploaded whole
         and cannot be continued; region decodes, Cloud-Optimized GeoTIFFs and
         ``on_damage="fill"`` are not resumable.
-    format : {"auto", "tiff", "cog", "zarr", "ome-zarr"}
-        Output format; ``"auto"``: a tiled BigTIFF for ``*.tif`` (a Cloud-Optimized GeoTIFF
-        with ``overviews``), otherwise a zarr array (an OME-Zarr multiscale image with
-        ``overviews``).
+    format : {"auto", "tiff", "cog", "ome-tiff", "zarr", "ome-zarr"}
+        Output format; ``"auto"``: a tiled BigTIFF for ``*.tif`` (with ``overviews`` a
+        Cloud-Optimized GeoTIFF, or a pyramidal OME-TIFF for ``*.ome.tif``), otherwise a
+        zarr array (an OME-Zarr multiscale image with ``overviews``).
     overviews : bool
         Reduce the decoded image into a pyramid down to one tile while decoding (a COG's
         internal overviews; implied by ``format="cog"``).
     compress : {"deflate", "zstd", "lzw", "jpeg", "none"}
-        Compression of a COG's tiles (default deflate, lossless; jpeg: 8-bit, 1 or 3 bands).
+        Compression of a COG's or OME-TIFF's tiles (default deflate, lossless; jpeg: 8-bit, 1 or 3 bands).
     resampling : {"average", "nearest", "mode"}
         How overviews are reduced: area mean (default), or nearest / mode for categorical
         rasters and masks; nodata respected.
@@ -224,8 +224,8 @@ def decode(
 
     if resume:
         _check_resumable(output, region, storage_options)
-        if kind in ("cog", "ome-zarr"):
-            raise TilestreamError(f"a {'Cloud-Optimized GeoTIFF' if kind == 'cog' else 'multiscale OME-Zarr'} output cannot be resumed; run again without --resume")
+        if kind in ("cog", "ome-tiff", "ome-zarr"):
+            raise TilestreamError(f"a {kind} output (with overviews) cannot be resumed; run again without --resume")
     location = prepare_output(output, overwrite or resume, storage_options)  # resume: checked above
     out = location.url
     with ContainerReader(container, storage_options) as reader:
