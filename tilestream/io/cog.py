@@ -35,6 +35,8 @@ _SAMPLE_FORMAT = {"u": 1, "i": 2, "f": 3}
 
 def _encoder(compress: str, dtype: np.dtype, channels: int, quality: int) -> Any:
     """``tile array → bytes`` for a compression name."""
+    if compress not in COMPRESSIONS:
+        raise TilestreamError(f"--compress {compress!r} is not one of {', '.join(COMPRESSIONS)}; choose one of those")
     if compress == "none":
         return lambda a: a.tobytes()
     if compress == "deflate":

@@ -144,7 +144,7 @@ class Pyramid:
         resampling: str = "average", nodata: float | None = None,
     ):
         if resampling not in RESAMPLING:
-            raise ValueError(f"resampling {resampling!r} is not one of {', '.join(RESAMPLING)}; choose one of those")
+            raise ValueError(f"--resampling {resampling!r} is not one of {', '.join(RESAMPLING)}; choose one of those")
         self.levels = level_count(shape, tile) if levels is None else int(levels)
         deepest = int(math.log2(tile)) if tile & (tile - 1) == 0 else 0
         if self.levels > deepest:
