@@ -14,7 +14,7 @@ from tilestream.geometry import Window
 from tilestream.pipeline import coded_context, decode_region
 from tilestream.schedule import Runner
 
-__all__ = ["CodedImage", "open_image"]
+__all__ = ["CodedImage", "ReducedView", "open_image"]
 
 
 def _normalise_index(key: Any, shape: tuple[int, int]) -> tuple[Window, tuple[Any, ...]]:
@@ -107,6 +107,29 @@ class CodedImage:
         full = self[:, :]
         return full.astype(dtype) if dtype is not None else full
 
+    def level(self, k: int, resampling: str = "average") -> ReducedView:
+        """The image reduced ``k`` times by 2 (a preview), sliced like the image.
+
+        ``img.level(k)[y0:y1, x0:x1]`` decodes only the full-resolution region under the
+        slice (``2^k`` times larger on each side) and reduces it ``k`` times 2 × 2, exactly
+        as the pyramids of ``decode --overviews`` are made (:mod:`tilestream.io.pyramid`):
+        the same pixels as level ``k`` of a decoded COG, OME-TIFF or OME-Zarr.
+
+        Parameters
+        ----------
+        k : int
+            Level, 0 (the image) or more.
+        resampling : {"average", "nearest", "mode"}
+            How each 2 × 2 group is reduced (nodata respected).
+        """
+        from tilestream.io.pyramid import RESAMPLING
+
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise TilestreamError(f"level {k!r} is not a whole number >= 0; pass 0 for the image, 1 for half size, …")
+        if resampling not in RESAMPLING:
+            raise TilestreamError(f"resampling {resampling!r} is not one of {', '.join(RESAMPLING)}; choose one of those")
+        return ReducedView(self, int(k), resampling)
+
     def to_xarray(self) -> Any:
         """A lazily decoded ``xarray.DataArray`` with dims ``(band, y, x)``, pixel-centre
         coordinates and (with rioxarray) CRS and transform; see :mod:`tilestream.xarray_backend`."""
@@ -130,6 +153,48 @@ class CodedImage:
                 row.append(da.from_delayed(part, shape=self.pixel_format.image_shape(y1 - y0, x1 - x0), dtype=self.dtype))
             rows.append(da.concatenate(row, axis=1))
         return da.concatenate(rows, axis=0)
+
+
+class ReducedView:
+    """Level ``k`` of a :class:`CodedImage` (see :meth:`CodedImage.level`).
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(ceil(H / 2^k), ceil(W / 2^k)(, C))``.
+    dtype : numpy.dtype
+    """
+
+    def __init__(self, image: CodedImage, k: int, resampling: str):
+        self.image, self.k, self.resampling = image, k, resampling
+        h, w = image.meta.image_shape
+        for _ in range(k):
+            h, w = -(-h // 2), -(-w // 2)
+        self.size = (h, w)
+        self.shape = image.pixel_format.image_shape(h, w)
+        self.dtype = image.dtype
+
+    def __repr__(self) -> str:
+        return f"ReducedView(level={self.k}, shape={self.shape}, resampling={self.resampling!r})"
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        from tilestream.io.pyramid import reduce2
+
+        window, rest = _normalise_index(key, self.size)
+        f = 2**self.k
+        h, w = self.image.meta.image_shape
+        full = Window.from_bounds(
+            window.y.start * f, min(h, window.y.stop * f), window.x.start * f, min(w, window.x.stop * f)
+        )
+        fmt = self.image.pixel_format
+        pixels = decode_region(self.image._ctx, full)
+        for _ in range(self.k):
+            pixels = reduce2(pixels, self.resampling, fmt.nodata)
+        return fmt.squeeze(pixels)[rest]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        full = self[:, :]
+        return full.astype(dtype) if dtype is not None else full
 
 
 def _region(ctx: Any, bounds: tuple[int, int, int, int]) -> np.ndarray:
