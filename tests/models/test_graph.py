@@ -94,3 +94,18 @@ def test_untraceable_control_flow_is_refused_with_advice():
 
     with pytest.raises(UnsupportedModuleError, match="cannot trace .*data-dependent control flow"):
         analyse(Dynamic())
+
+
+def test_tracing_from_many_threads_at_once():
+    """torch.fx patches module-level state while tracing; dask threads that trace the same
+    or different transforms at once (a lazy xarray read) must not trip over each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tilestream.models.registry import transforms
+    from tilestream.testing import small_model
+
+    models = [small_model("bmshj2018-hyperprior") for _ in range(3)]
+    jobs = [(m, name, mod) for m in models for name, mod in transforms(m).items()]
+    with ThreadPoolExecutor(8) as pool:
+        graphs = list(pool.map(lambda job: analyse(job[2], job[1]), jobs * 2))
+    assert all(g.name == name for g, (_, name, _) in zip(graphs, jobs * 2))

@@ -16,6 +16,7 @@ operation and its module path.
 from __future__ import annotations
 
 import operator
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -268,6 +269,7 @@ def _function_step(
 
 
 _CACHE: weakref.WeakKeyDictionary[nn.Module, LayerGraph] = weakref.WeakKeyDictionary()
+_TRACE_LOCK = threading.RLock()
 
 
 def analyse(module: nn.Module, name: str = "") -> LayerGraph:
@@ -292,6 +294,14 @@ def analyse(module: nn.Module, name: str = "") -> LayerGraph:
     cached = _CACHE.get(module)
     if cached is not None and cached.name == name:
         return cached
+    with _TRACE_LOCK:  # torch.fx's patcher is global: two threads must not trace at once
+        cached = _CACHE.get(module)
+        if cached is not None and cached.name == name:
+            return cached
+        return _analyse(module, name)
+
+
+def _analyse(module: nn.Module, name: str) -> LayerGraph:
     wrapped = isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.PixelShuffle,
                                   nn.PixelUnshuffle) + _POINTWISE_MODULES)
     root = nn.Sequential(module) if wrapped else module  # fx never treats the root as a leaf
