@@ -234,6 +234,55 @@ class TiffSink(Sink):
             self.journal_location.remove()
 
 
+class _StoreSink(Sink):
+    """A sink writing a zarr store: locally under a temporary name moved into place, on
+    object storage in place, with its ``zarr.json`` documents held back until every chunk
+    is written (see :meth:`_hold_metadata`)."""
+
+    def _target(self) -> Any:
+        """Where the array is written: the local temporary path, or the remote store itself."""
+        return self.tmp if self.location.is_local else self.location.zarr_store(read_only=False)
+
+    def _publish(self) -> None:
+        if self.location.is_local:
+            super()._publish()
+
+    def _discard(self) -> None:
+        if self.location.is_local:
+            super()._discard()
+        else:
+            self.location.remove()
+
+    def _hold_metadata(self) -> list[tuple[str, bytes]]:
+        """Remove the remote output's ``zarr.json`` documents; return them, root last."""
+        fs = self.location.fs()
+        fs.invalidate_cache()
+        root = self.location.path.rstrip("/")
+        held = [(p, fs.cat_file(p)) for p in fs.find(root) if p.rsplit("/", 1)[-1] == "zarr.json"]
+        held.sort(key=lambda item: -item[0].count("/"))
+        for p, _ in held:
+            fs.rm_file(p)
+        return held
+
+    def _release_metadata(self, held: list[tuple[str, bytes]]) -> None:
+        """Write back the documents of :meth:`_hold_metadata`: every chunk is there."""
+        if held:
+            fs = self.location.fs()
+            for p, doc in held:  # root last
+                fs.pipe_file(p, doc)
+
+
+def _pyramid(sink: Sink, resampling: str) -> Any:
+    """The :class:`~tilestream.io.pyramid.Pyramid` of a sink's image (a bad setting: one line)."""
+    from tilestream.io.pyramid import Pyramid
+
+    fmt = sink.pixel_format
+    try:
+        return Pyramid(sink.shape, fmt.channels, fmt.dtype, sink.block, resampling=resampling, nodata=fmt.nodata)
+    except ValueError as exc:
+        raise TilestreamError(str(exc)) from exc
+
+
 class CogSink(Sink):
     """A Cloud-Optimized GeoTIFF (:mod:`tilestream.io.cog`) with internal overviews down to
     one tile, reduced from each block as it arrives (:class:`~tilestream.io.pyramid.Pyramid`),
@@ -255,13 +304,9 @@ class CogSink(Sink):
 
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         from tilestream.io.cog import CogWriter
-        from tilestream.io.pyramid import Pyramid
 
         fmt = self.pixel_format
-        try:
-            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, self.block, resampling=self.resampling, nodata=fmt.nodata)
-        except ValueError as exc:
-            raise TilestreamError(str(exc)) from exc
+        pyramid = _pyramid(self, self.resampling)
         writer = CogWriter(
             self.tmp, pyramid.shapes, fmt.channels, fmt.dtype, self.block, fmt.photometric,
             compress=self.compress, geotiff=self.geotiff, quality=self.quality,
@@ -276,7 +321,7 @@ class CogSink(Sink):
             raise
 
 
-class OmeZarrSink(Sink):
+class OmeZarrSink(_StoreSink):
     """An OME-Zarr (NGFF 0.5, zarr v3) multiscale image: a group with arrays ``0 … n`` of
     axes ``(c, y, x)``, each half the one before, reduced from each block as it arrives
     (:class:`~tilestream.io.pyramid.Pyramid`); ``multiscales`` metadata with the axes and
@@ -292,19 +337,6 @@ class OmeZarrSink(Sink):
         super().__init__(path, shape, pixel_format, block)
         self.geotiff = dict(geotiff or {})
         self.resampling, self.name = resampling, name
-
-    def _target(self) -> Any:
-        return self.tmp if self.location.is_local else self.location.zarr_store(read_only=False)
-
-    def _publish(self) -> None:
-        if self.location.is_local:
-            super()._publish()
-
-    def _discard(self) -> None:
-        if self.location.is_local:
-            super()._discard()
-        else:
-            self.location.remove()
 
     def _attrs(self, shapes: list[tuple[int, int]]) -> dict[str, Any]:
         fmt = self.pixel_format
@@ -335,13 +367,8 @@ class OmeZarrSink(Sink):
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import zarr
 
-        from tilestream.io.pyramid import Pyramid
-
         fmt = self.pixel_format
-        try:
-            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, self.block, resampling=self.resampling, nodata=fmt.nodata)
-        except ValueError as exc:
-            raise TilestreamError(str(exc)) from exc
+        pyramid = _pyramid(self, self.resampling)
         if not self.location.is_local:
             self.location.remove()
         root = zarr.open_group(self._target(), mode="w", zarr_format=3)
@@ -354,16 +381,13 @@ class OmeZarrSink(Sink):
             for k, (h, w) in enumerate(pyramid.shapes)
         ]
         root.attrs.update(self._attrs(pyramid.shapes))
-        held = [] if self.location.is_local else ZarrSink._hold_metadata(self)  # type: ignore[arg-type]
+        held = [] if self.location.is_local else self._hold_metadata()
         t = self.block
         for window, data in blocks:
             for level, ti, tj, tile in pyramid.add(window.y.start, window.x.start, data):
                 y, x = ti * t, tj * t
                 arrays[level][:, y : y + tile.shape[0], x : x + tile.shape[1]] = np.moveaxis(tile, -1, 0)
-        if held:
-            fs = self.location.fs()
-            for p, doc in held:  # every chunk is there: the metadata, root last
-                fs.pipe_file(p, doc)
+        self._release_metadata(held)
 
 
 class OmeTiffSink(Sink):
@@ -388,13 +412,8 @@ class OmeTiffSink(Sink):
     def _write(self, blocks: Iterator[tuple[Window, np.ndarray]]) -> None:
         import tifffile
 
-        from tilestream.io.pyramid import Pyramid
-
         fmt, b = self.pixel_format, self.block
-        try:
-            pyramid = Pyramid(self.shape, fmt.channels, fmt.dtype, b, resampling=self.resampling, nodata=fmt.nodata)
-        except ValueError as exc:
-            raise TilestreamError(str(exc)) from exc
+        pyramid = _pyramid(self, self.resampling)
         names = [f"{self.tmp}.level-{k}" for k in range(1, pyramid.levels + 1)]
         levels = [
             np.lib.format.open_memmap(name, mode="w+", dtype=fmt.dtype, shape=(h, w, fmt.channels))
@@ -434,7 +453,7 @@ class OmeTiffSink(Sink):
                 for level in levels:
                     tif.write(tiles(level), shape=fmt.image_shape(*level.shape[:2]), subfiletype=1, metadata=None, **common)
         finally:
-            del levels
+            levels.clear()  # release the memory maps before their files go
             for name in names:
                 if os.path.exists(name):
                     os.remove(name)
@@ -455,7 +474,7 @@ def geotiff_nodata_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-class ZarrSink(Sink):
+class ZarrSink(_StoreSink):
     """A zarr v3 array chunked by block: ``(H, W, C)`` or, for a source stored band by band
     (``layout="SYX"``), ``(C, H, W)``; ``(H, W)`` for one band.
 
@@ -486,31 +505,6 @@ class ZarrSink(Sink):
             shape, chunks = (shape[2], *shape[:2]), (chunks[2], *chunks[:2])
         dims = ("band", "y", "x") if self.bands_first else ("y", "x", "band")[: len(shape)]
         return shape, chunks, dims
-
-    def _target(self) -> Any:
-        """Where the array is written: the local temporary path, or the remote store itself."""
-        return self.tmp if self.location.is_local else self.location.zarr_store(read_only=False)
-
-    def _publish(self) -> None:
-        if self.location.is_local:
-            super()._publish()
-
-    def _discard(self) -> None:
-        if self.location.is_local:
-            super()._discard()
-        else:
-            self.location.remove()
-
-    def _hold_metadata(self) -> list[tuple[str, bytes]]:
-        """Remove the remote output's ``zarr.json`` documents; return them, root last."""
-        fs = self.location.fs()
-        fs.invalidate_cache()
-        root = self.location.path.rstrip("/")
-        held = [(p, fs.cat_file(p)) for p in fs.find(root) if p.rsplit("/", 1)[-1] == "zarr.json"]
-        held.sort(key=lambda item: -item[0].count("/"))
-        for p, _ in held:
-            fs.rm_file(p)
-        return held
 
     def _open(self, target: Any) -> Any:
         """The array of a local partial output (resumed)."""
@@ -575,10 +569,7 @@ class ZarrSink(Sink):
                 arr[ys, xs] = fmt.squeeze(data)
         if self.journal is not None:
             self.journal.clear()  # before the output opens as an array
-        if held:
-            fs = self.location.fs()
-            for p, doc in held:  # every chunk is there: the metadata, root last
-                fs.pipe_file(p, doc)
+        self._release_metadata(held)
         if geotiff.affine(self.geotiff) is not None:  # what xarray.open_zarr looks for first
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
