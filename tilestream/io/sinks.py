@@ -88,6 +88,10 @@ class Sink(ABC):
     #: a kept partial output can be continued (``decode --resume``): it is written under
     #: ``PATH.partial`` (no process id) and kept when the decode is interrupted
     resumable = False
+    #: write in a thread of its own while the next blocks are decoded
+    #: (:func:`~tilestream.io.background.feed`); for sinks with work per block and no
+    #: journal (a journal records a step as written once its blocks are consumed)
+    background = False
 
     def __init__(self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int):
         self.location = Location.of(path)
@@ -132,7 +136,12 @@ class Sink(ABC):
         """Write every block, then move the result into place (removing it on failure;
         a resumable sink keeps it when interrupted)."""
         try:
-            self._write(iter(blocks))
+            if self.background:
+                from tilestream.io.background import feed
+
+                feed(self._write, blocks, depth=2 * -(-self.shape[1] // self.block))  # two rows of blocks
+            else:
+                self._write(iter(blocks))
             self._publish()
         except KeyboardInterrupt:
             if not self.resumable:
@@ -289,6 +298,8 @@ class CogSink(Sink):
     tiles compressed with ``compress``, the source's georeferencing kept.
     """
 
+    background = True
+
     def __init__(
         self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
         compress: str = "deflate", resampling: str = "average", quality: int = 90,
@@ -329,6 +340,8 @@ class OmeZarrSink(_StoreSink):
     transform under ``geospatial``. Written like :class:`ZarrSink` (locally under a
     temporary name; on object storage with its ``zarr.json`` documents written last).
     """
+
+    background = True
 
     def __init__(
         self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
@@ -399,6 +412,8 @@ class OmeTiffSink(Sink):
     (a third of level 0's size in all, uncompressed) and are appended after it.
     ``compress`` applies to every level (``none``, ``deflate``, ``zstd``, ``lzw``, ``jpeg``).
     """
+
+    background = True
 
     def __init__(
         self, path: Any, shape: tuple[int, int], pixel_format: PixelFormat, block: int, geotiff: dict | None = None,
