@@ -12,9 +12,13 @@ from tilestream.container import ContainerReader
 from tilestream.errors import TilestreamError
 from tilestream.geometry import Window
 from tilestream.pipeline import coded_context, decode_region
+from tilestream.pipeline import region_cache
 from tilestream.schedule import Runner
 
-__all__ = ["CodedImage", "ReducedView", "open_image"]
+__all__ = ["DEFAULT_CACHE_BYTES", "CodedImage", "ReducedView", "open_image"]
+
+#: latents kept between region reads of one open image (:mod:`tilestream.cache`)
+DEFAULT_CACHE_BYTES = 256 * 2**20
 
 
 def _normalise_index(key: Any, shape: tuple[int, int]) -> tuple[Window, tuple[Any, ...]]:
@@ -67,10 +71,17 @@ class CodedImage:
         Bits per pixel of the chunk bitstreams.
     """
 
-    def __init__(self, path: str, *, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None):
+    def __init__(
+        self, path: str, *, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ):
+        if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0:
+            raise TilestreamError(f"cache_bytes {cache_bytes!r} is not a whole number of bytes >= 0; pass 0 to keep nothing")
         self.path = os.fspath(path)
         self._reader = ContainerReader(self.path)
         self._ctx = coded_context(self._reader, model, checkpoint, device)
+        #: latent results kept between region reads (see :mod:`tilestream.cache`)
+        self.cache = region_cache(self._ctx, int(cache_bytes))
         self.meta = self._reader.meta
         self.pixel_format = self._reader.pixel_format
         self.shape: tuple[int, ...] = self.pixel_format.image_shape(*self.meta.image_shape)
@@ -96,12 +107,13 @@ class CodedImage:
         self.close()
 
     def close(self) -> None:
-        """Release the container's cached array handles in this process."""
+        """Release the container's cached array handles and the cached latents."""
         self._reader.close()
+        self.cache.clear()
 
     def __getitem__(self, key: Any) -> np.ndarray:
         window, rest = _normalise_index(key, self.meta.image_shape)
-        return self.pixel_format.squeeze(decode_region(self._ctx, window))[rest]
+        return self.pixel_format.squeeze(decode_region(self._ctx, window, cache=self.cache))[rest]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         full = self[:, :]
@@ -187,7 +199,7 @@ class ReducedView:
             window.y.start * f, min(h, window.y.stop * f), window.x.start * f, min(w, window.x.stop * f)
         )
         fmt = self.image.pixel_format
-        pixels = decode_region(self.image._ctx, full)
+        pixels = decode_region(self.image._ctx, full, cache=self.image.cache)
         for _ in range(self.k):
             pixels = reduce2(pixels, self.resampling, fmt.nodata)
         return fmt.squeeze(pixels)[rest]
@@ -209,6 +221,7 @@ def open_image(
     model: nn.Module | str | None = None,
     checkpoint: Any = None,
     device: Any = None,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> CodedImage:
     """Open a container for lazy, region-wise decoding.
 
@@ -221,5 +234,9 @@ def open_image(
         must hash to the SHA-256 the container records.
     device : str, optional
         Torch device for decoding.
+    cache_bytes : int
+        Memory for the latents (``ẑ``, ``h_s`` parameters, ``ŷ`` chunks) kept between reads,
+        so that a repeated or neighbouring region decodes only its own synthesis
+        (default 256 MiB; 0 keeps nothing).
     """
-    return CodedImage(os.fspath(path), model=model, checkpoint=checkpoint, device=device)
+    return CodedImage(os.fspath(path), model=model, checkpoint=checkpoint, device=device, cache_bytes=cache_bytes)

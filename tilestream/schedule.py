@@ -322,6 +322,7 @@ def demand(
     group: int = 1,
     stats: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    cache: Any = None,
 ) -> Iterator[tuple[Key, Part]]:
     """Compute only what ``targets`` need; yield ``(target, part)`` in order.
 
@@ -331,7 +332,13 @@ def demand(
     each task runs once, and its result is dropped as soon as no remaining task reads it.
     ``stats``, if given, receives ``tasks``: how many tasks of each stage ran, and ``ran``:
     the set of ``(stage, index)`` keys.
+
+    ``cache`` (a :class:`~tilestream.cache.PartCache`; local runs) supplies the results it
+    holds -- their own dependencies are then not followed -- and receives the results of
+    its stages that run here.
     """
+    if cache is not None and runner.client is not None:
+        raise ValueError("a result cache applies to local runs; pass cache=None with a cluster")
     by_name = {s.name: s for s in stages}
     position = {s.name: n for n, s in enumerate(stages)}
     edges: dict[Key, list[tuple[str, list[Index]]]] = {}
@@ -344,6 +351,11 @@ def demand(
             key = stack.pop()
             if key in edges:
                 continue
+            held = cache.get(key) if cache is not None and key not in targets_set else None
+            if held is not None:  # computed by an earlier call: a leaf here
+                edges[key] = []
+                cached[key] = held
+                continue
             deps = [(d.stage, list(d.chunks(*key[1]))) for d in by_name[key[0]].deps]
             edges[key] = deps
             found.append(key)
@@ -353,8 +365,10 @@ def demand(
                     stack.append((producer, index))
         return found
 
+    targets_set = set(targets)
+    cached: dict[Key, Part] = {}
     plans = [closure(t) for t in targets]  # all reader counts known before anything runs
-    values: dict[Key, Any] = {}
+    values: dict[Key, Any] = dict(cached)
     pending = set(targets)  # targets not yielded yet: kept even when no task reads them
     if stats is not None:
         stats.setdefault("tasks", {})
@@ -363,12 +377,18 @@ def demand(
         batch = range(start, min(len(targets), start + group))
         plan = sorted({k for n in batch for k in plans[n]}, key=lambda k: (position[k[0]], k[1]))
         for key in plan:
+            if key in cached:
+                continue
             args = [{index: values[(p, index)] for index in indices} for p, indices in edges[key]]
             values[key] = runner.submit(key, by_name[key[0]].fn, *args)
             if stats is not None:
                 stats["tasks"][key[0]] = stats["tasks"].get(key[0], 0) + 1
                 stats["ran"].add(key)
-        values.update(runner.finish())
+        done = runner.finish()
+        values.update(done)
+        if cache is not None:
+            for key, part in done.items():
+                cache.put(key, part)
         for key in plan:
             for p, indices in edges[key]:
                 for index in indices:

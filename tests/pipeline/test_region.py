@@ -106,6 +106,7 @@ def test_region_decode_reads_only_the_chunks_it_needs(coded, monkeypatch, y0, y1
         return original(self, stream, i, j)
 
     monkeypatch.setattr(ChunkStore, "read", spy)
+    img.cache.clear()  # the latents of earlier reads would spare some chunk reads
     np.testing.assert_array_equal(img[y0:y1, x0:x1], full[y0:y1, x0:x1])
     expected = expected_reads(img._ctx, Window.from_bounds(y0, y1, x0, x1))
     assert set(expected) == set(img.meta.streams)
@@ -117,6 +118,29 @@ def test_region_decode_reads_only_the_chunks_it_needs(coded, monkeypatch, y0, y1
         last = img.meta.streams[-1]
         rows, cols = img.meta.stream_grids.get(last, img.meta.grid_shape)
         assert len(expected[last]) < rows * cols
+
+
+def test_cached_latents_serve_repeated_and_neighbouring_regions(coded):
+    """A repeated region runs only its synthesis; a neighbour runs the latent tasks the
+    first did not; both equal the full decode's crop; the cache keeps to its budget."""
+    img, full = coded
+    ctx = img._ctx
+    cache = pipeline.region_cache(ctx, 64 * 2**20)
+    first, again, beside, cold = {}, {}, {}, {}
+    a, b = Window.from_bounds(40, 120, 50, 160), Window.from_bounds(40, 120, 140, 250)
+    np.testing.assert_array_equal(pipeline.decode_region(ctx, a, cache=cache, stats=first), full[40:120, 50:160])
+    assert len(cache) > 0 and cache.nbytes <= cache.max_bytes
+    np.testing.assert_array_equal(pipeline.decode_region(ctx, a, cache=cache, stats=again), full[40:120, 50:160])
+    assert set(again["tasks"]) == {"region"}  # no latent task ran again
+    assert again["tasks"]["region"] == first["tasks"]["region"]
+    np.testing.assert_array_equal(pipeline.decode_region(ctx, b, cache=cache, stats=beside), full[40:120, 140:250])
+    pipeline.decode_region(ctx, b, stats=cold)
+    latent = lambda st: sum(n for name, n in st["tasks"].items() if name != "region")  # noqa: E731
+    assert latent(beside) < latent(cold)  # the shared latents were not decoded again
+    assert cache.hits > 0
+    small = pipeline.region_cache(ctx, 200_000)
+    pipeline.decode_region(ctx, Window.from_bounds(0, H, 0, W), cache=small)
+    assert 0 < small.nbytes <= 200_000
 
 
 def test_bad_regions_are_refused(coded):

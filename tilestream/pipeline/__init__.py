@@ -14,7 +14,7 @@ progress, wavefront band).
 
 from tilestream.pipeline.decode import coded_context, decode, decode_blocks
 from tilestream.pipeline.encode import EncodeResult, encode
-from tilestream.pipeline.region import decode_latent, decode_region, region_tiles, region_window
+from tilestream.pipeline.region import decode_latent, decode_region, region_cache, region_tiles, region_window
 from tilestream.pipeline.runtime import DEFAULT_BLOCK, open_client, resolve_device
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "decode_region",
     "encode",
     "open_client",
+    "region_cache",
     "region_tiles",
     "region_window",
     "resolve_device",

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tilestream.cache import PartCache
 from tilestream.errors import TilestreamError
 from tilestream.geometry import BlockGrid, Window
 from tilestream.pipeline.runtime import progress_bar, runner
@@ -15,7 +16,7 @@ from tilestream.schedule import Runner, demand
 from tilestream.stage import Names
 from tilestream.tasks import CodecContext
 
-__all__ = ["decode_latent", "decode_region", "region_tiles", "region_window"]
+__all__ = ["decode_latent", "decode_region", "region_cache", "region_tiles", "region_window"]
 
 
 def region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) -> Window:
@@ -46,18 +47,26 @@ def region_window(region: tuple[int, int, int, int], shape: tuple[int, int]) -> 
 
 def _pixels(
     ctx: CodecContext, windows: list[Window], run: Runner, *, group: int = 1,
-    stats: dict[str, Any] | None = None, progress: Any = None,
+    stats: dict[str, Any] | None = None, progress: Any = None, cache: PartCache | None = None,
 ) -> Iterator[np.ndarray]:
     """Pixels of each padded-image window in order, running only the tasks they need."""
     stages = region_stages(ctx, windows)
     run.set_context(ctx)
     targets = [(Names.REGION, (n, 0)) for n in range(len(windows))]
-    for _, part in demand(stages, targets, run, group=group, stats=stats, progress=progress):
+    for _, part in demand(stages, targets, run, group=group, stats=stats, progress=progress, cache=cache):
         yield part.value
 
 
+def region_cache(ctx: CodecContext, max_bytes: int) -> PartCache:
+    """A cache for the latent tasks (``ẑ``, ``h_s``, every phase of ``ŷ``) that region
+    reads of ``ctx``'s image share (see :mod:`tilestream.cache`)."""
+    names = {s.name for s in region_stages(ctx, [ctx.layout.image_window(0, 0)])} - {Names.REGION}
+    return PartCache(max_bytes, names)
+
+
 def decode_region(
-    ctx: CodecContext, window: Window, *, run: Runner | None = None, stats: dict[str, Any] | None = None
+    ctx: CodecContext, window: Window, *, run: Runner | None = None, stats: dict[str, Any] | None = None,
+    cache: PartCache | None = None,
 ) -> np.ndarray:
     """Pixels of an image ``window`` ``(h, w, C)``, decoding only the chunks it needs.
 
@@ -74,11 +83,13 @@ def decode_region(
         Where to run (default: local threads).
     stats : dict, optional
         Receives the tasks run (see :func:`tilestream.schedule.demand`).
+    cache : PartCache, optional
+        Latent results kept from earlier reads (:func:`region_cache`): used, and filled.
     """
     lay = ctx.layout
     out = np.empty((*window.shape, ctx.pixel_format.channels), ctx.pixel_format.dtype)
     parts = [lay.image_window(bi, bj).intersect(window) for bi, bj in lay.image_grid.touching(window)]
-    pixels = _pixels(ctx, parts, run or Runner(), group=len(parts), stats=stats)
+    pixels = _pixels(ctx, parts, run or Runner(), group=len(parts), stats=stats, cache=cache)
     for part, values in zip(parts, pixels):
         dst = part.to_slices(window)
         out[dst[0], dst[1]] = values
