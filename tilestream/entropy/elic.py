@@ -7,10 +7,7 @@ codes the group with a checkerboard (anchors, then non-anchors). Block-wise that
 ``2 × groups`` phases; phase ``2k`` (group ``k`` anchors) reads the finished groups ``< k`` of
 the neighbours inside the channel context's halo, phase ``2k + 1`` also the group's anchors
 inside the checkerboard halo. The channel context runs exactly on the chunk's window (zero
-padding of every layer at the latent's border) through :func:`~tilestream.execute.run_window`,
-once per chunk and group: the anchor phase returns it after the chunk's ``ŷ`` channels, and
-the non-anchor phase takes it from there (the groups it reads are unchanged in between)
-instead of computing it again.
+padding of every layer at the latent's border) through :func:`~tilestream.execute.run_window`.
 """
 
 from __future__ import annotations
@@ -62,20 +59,16 @@ class ElicCodec(PhasedCodec):
 
     def phase(self, k, *, chunk, y_shape, params, context, y=None, data=None, guard=None):
         group, step = divmod(k, 2)
-        lo, hi, m = self.acc[group], self.acc[group + 1], self.acc[-1]
+        lo, hi = self.acc[group], self.acc[group + 1]
         have = self.context_window(k, chunk)
         if context is None or have is None:
-            own = params.new_zeros((params.shape[0], m, *chunk.shape))
+            own = params.new_zeros((params.shape[0], self.acc[-1], *chunk.shape))
         else:
-            own = take(context[:, :m], have, chunk, chunk)
+            own = take(context, have, chunk, chunk)
         side = params
-        channel_ctx = None
         if group > 0:
             assert context is not None and have is not None
-            if step == 0:
-                channel_ctx = run_window(self.channel_graphs[group], context[:, :lo], have, chunk, y_shape)
-            else:  # carried by this chunk's anchor phase: groups < k are the same
-                channel_ctx = take(context[:, m:], have, chunk, chunk)
+            channel_ctx = run_window(self.channel_graphs[group], context[:, :lo], have, chunk, y_shape)
             side = torch.cat((channel_ctx, params), dim=1)
         anchors = None
         if step == 1:
@@ -88,6 +81,4 @@ class ElicCodec(PhasedCodec):
         )
         out = own.clone()
         out[:, lo:hi] = group_hat
-        if step == 0 and channel_ctx is not None:
-            out = torch.cat((out, channel_ctx), dim=1)  # for the non-anchor phase of this chunk
         return payload, out

@@ -110,9 +110,7 @@ class PhasedCodec(ChunkCodec):
         -------
         bytes or None, Tensor
             The phase's bytes when encoding, and the chunk's ``ŷ`` ``(1, M, h, w)``
-            accumulated through phase ``k`` (exactly what the decoder reconstructs). A
-            phase may append channels after the ``M`` of ``ŷ`` for the next phase to read
-            in its ``context`` (ELIC's channel context); the last phase returns ``M``.
+            accumulated through phase ``k`` (exactly what the decoder reconstructs).
         """
 
 
