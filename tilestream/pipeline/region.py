@@ -88,7 +88,10 @@ def decode_region(
     """
     lay = ctx.layout
     out = np.empty((*window.shape, ctx.pixel_format.channels), ctx.pixel_format.dtype)
-    parts = [lay.image_window(bi, bj).intersect(window) for bi, bj in lay.image_grid.touching(window)]
+    if window.y.size * window.x.size <= lay.block * lay.block:
+        parts = [window]  # one synthesis: no halo paid per block the region touches
+    else:  # a large region: synthesised block by block, each within a block's memory
+        parts = [lay.image_window(bi, bj).intersect(window) for bi, bj in lay.image_grid.touching(window)]
     pixels = _pixels(ctx, parts, run or Runner(), group=len(parts), stats=stats, cache=cache)
     for part, values in zip(parts, pixels):
         dst = part.to_slices(window)
