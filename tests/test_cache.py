@@ -48,3 +48,15 @@ def test_the_budget_holds_and_the_newest_fitting_part_is_kept(budget, ops):
         assert cache.nbytes == sum(cache.get(k).value.nbytes for k in list(cache._items))
         if size <= budget:
             assert ("y", (0, key)) in cache
+
+
+def test_a_copy_or_a_pickle_keeps_the_budget_and_starts_empty():
+    import copy
+    import pickle
+
+    cache = PartCache(300, ["y"])
+    cache.put(("y", (0, 0)), part(100))
+    for clone in (copy.deepcopy(cache), pickle.loads(pickle.dumps(cache))):
+        assert (clone.max_bytes, clone.stages, len(clone), clone.nbytes) == (300, frozenset({"y"}), 0, 0)
+        clone.put(("y", (0, 1)), part(100))  # a working lock of its own
+        assert ("y", (0, 1)) in clone and ("y", (0, 1)) not in cache

@@ -45,6 +45,14 @@ class PartCache:
         self.misses = 0
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copied or pickled (xarray copies its arrays, dask ships them): the budget and
+        the stages, not the results nor the lock."""
+        return {"max_bytes": self.max_bytes, "stages": self.stages}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_bytes"], state["stages"])  # type: ignore[misc]
+
     def __len__(self) -> int:
         return len(self._items)
 
