@@ -90,6 +90,8 @@ CASES = [
     C("encode-block-not-multiple-of-64", ENC.replace("--block 64", "--block 100"), "100", r"multiple of 64; use e\.g\. 256"),
     C("encode-block-negative", ENC.replace("--block 64", "--block -64"), "-64", r"multiple of 64; use e\.g\. 256"),
     C("encode-block-zero", ENC.replace("--block 64", "--block 0"), "block 0", r"multiple of 64; use e\.g\. 256"),
+    C("encode-batch-zero", ENC + " --batch 0", "batch 0", r"not a positive integer; use e\.g\. --batch 4"),
+    C("decode-batch-negative", DEC + " --batch -2", "batch -2", r"not a positive integer; use e\.g\. --batch 4"),
     C("encode-block-not-a-number", ENC.replace("--block 64", "--block big"), "'big'", r"--help"),
     C("encode-quality-out-of-range", "encode {fx}/rgb.tif {out}/c.tsz --block 64 --quiet --quality 9", "quality 9",
       r"pass --quality with one of them"),

@@ -123,3 +123,37 @@ def test_a_serial_context_resumes_from_its_saved_state_without_replaying_earlier
     # without the state the serial stage replays every earlier row
     assert ("s", 0) in replay_plan(stages, ROWS, band, start)
     assert not replay_plan(stages, ROWS, band, start, {("s", start * band - 1)})
+
+
+def _sum_batch(calls, ctx, indices, args):
+    calls.append(list(indices))
+    return [_sum(ctx, i, j, *a) for (i, j), a in zip(indices, args)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(batch=st.integers(1, 7), band=st.integers(1, 3))
+def test_a_batched_stage_gives_the_tasks_results_in_row_pieces(batch, band):
+    from functools import partial
+
+    grid = BlockGrid((ROWS, COLS), (1, 1))
+    window = lambda i, j: grid.window(*_two_rows_back_in_column_1(i, j)[0])  # noqa: E731
+    dep = Dep.through("a", window, grid, (ROWS, COLS))
+    plain = [Stage("a", _one), Stage("b", _sum, (dep,), emit=True)]
+    calls: list[list[tuple[int, int]]] = []
+    batched = [Stage("a", _one), Stage("b", _sum, (dep,), emit=True, batch=partial(_sum_batch, calls))]
+    runner = Runner(batch=batch)
+    runner.set_context(None)
+    got = {r: [int(p.value) for p in row] for _, r, row in wavefront(batched, ROWS, COLS, runner, band=band)}
+    assert got == _run(plain, band)
+    if batch == 1:
+        assert calls == []  # one task per chunk
+    else:  # every row cut into pieces of at most `batch` consecutive columns
+        assert sorted(idx for c in calls for idx in c) == [(i, j) for i in range(ROWS) for j in range(COLS)]
+        assert all(len(c) <= batch and len({i for i, _ in c}) == 1 for c in calls)
+        assert len(calls) == ROWS * -(-COLS // batch)
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True])
+def test_a_runner_refuses_a_bad_batch(batch):
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        Runner(batch=batch)

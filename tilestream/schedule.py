@@ -47,7 +47,7 @@ class _Call:
     """Rebuilds a task's dependency dicts from the values dask hands it (a literal in the
     graph: dask substitutes keys only in the flat list next to it)."""
 
-    __slots__ = ("fn", "ctx", "index", "args")
+    __slots__ = ("args", "ctx", "fn", "index")
 
     def __init__(self, fn: Callable[..., Part], ctx: Any, index: Index, args: tuple[dict[Index, Any], ...]):
         self.fn, self.ctx, self.index, self.args = fn, ctx, index, args
@@ -60,6 +60,24 @@ class _Call:
 
 def _run(call: _Call, computed: list[Any]) -> Part:
     return call(computed)
+
+
+class _BatchCall:
+    """A batch task's call: :class:`_Call` for several chunk indices at once."""
+
+    __slots__ = ("args", "ctx", "fn", "indices")
+
+    def __init__(self, fn: Callable[..., list[Part]], ctx: Any, indices: list[Index], args: list[tuple[dict[Index, Any], ...]]):
+        self.fn, self.ctx, self.indices, self.args = fn, ctx, indices, args
+
+    def __call__(self, computed: list[Any]) -> list[Part]:
+        found = iter(computed)
+        args = [tuple({k: next(found) if isinstance(v, _Ref) else v for k, v in d.items()} for d in a) for a in self.args]
+        return self.fn(self.ctx, self.indices, args)
+
+
+def _item(parts: list[Part], n: int) -> Part:
+    return parts[n]
 
 
 class Runner:
@@ -76,12 +94,18 @@ class Runner:
         Threads of the local scheduler.
     synchronous : bool
         Run local tasks in the calling thread (inside another dask task, for example).
+    batch : int
+        Chunks of one row per task for stages that offer a batched function
+        (:attr:`Stage.batch`); 1 (default) runs every chunk as its own task.
     """
 
-    def __init__(self, client: Any = None, num_workers: int | None = None, *, synchronous: bool = False):
+    def __init__(self, client: Any = None, num_workers: int | None = None, *, synchronous: bool = False, batch: int = 1):
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive int, got {batch!r}")
         self.client = client
         self.num_workers = num_workers
         self.synchronous = synchronous
+        self.batch = batch
         self._pending: list[tuple[Key, Any]] = []
         self._graph: dict[str, Any] = {}
         self._ctx: Any = None
@@ -102,10 +126,37 @@ class Runner:
         self._pending.append((key, handle))
         return handle
 
+    def submit_batch(self, keys: list[Key], fn: Callable[..., list[Part]], args: list[tuple[dict[Index, Any], ...]]) -> list[Any]:
+        """Queue one task ``fn(ctx, indices, args)`` computing the chunks of ``keys`` (one
+        stage) at once; return a handle per key, as :meth:`submit` does."""
+        indices = [k[1] for k in keys]
+        if self.client is not None:
+            import operator
+
+            whole = self.client.submit(fn, self._ctx, indices, args, pure=False)
+            handles = [self.client.submit(operator.getitem, whole, n, pure=False) for n in range(len(keys))]
+        else:
+            name, (r, j) = keys[0]
+            whole_key = f"{self._prefix}-{name}-batch-{r}-{j}"
+            refs = [v.key for a in args for d in a for v in d.values() if isinstance(v, _Ref)]
+            self._graph[whole_key] = (_run, _BatchCall(fn, self._ctx, indices, args), refs)
+            handles = []
+            for n, key in enumerate(keys):
+                handle = _Ref(f"{self._prefix}-{key[0]}-{key[1][0]}-{key[1][1]}")
+                self._graph[handle.key] = (_item, whole_key, n)
+                handles.append(handle)
+        self._pending.extend(zip(keys, handles))
+        return handles
+
     def dependencies(self) -> dict[Key, set[Key]]:
         """The queued tasks each queued task reads (local runs; for inspection)."""
         by_ref = {h.key: k for k, h in self._pending}
-        return {k: {by_ref[r] for r in self._graph[h.key][2]} for k, h in self._pending}
+
+        def refs(name: str) -> list[str]:
+            entry = self._graph[name]
+            return refs(entry[1]) if entry[0] is _item else entry[2]
+
+        return {k: {by_ref[r] for r in refs(h.key)} for k, h in self._pending}
 
     def finish(self) -> dict[Key, Any]:
         """Compute everything submitted since the last call; return results by key
@@ -268,7 +319,8 @@ def wavefront(
         results[name][index] = part
     have = {(name, index[0]) for name, index in preload}
     replay = replay_plan(stages, rows, band, start, have) if start else set()
-    serial = self_reading(stages) if on_state is not None else set()
+    own_readers = self_reading(stages)
+    serial = own_readers if on_state is not None else set()
     first = min([(r + lag[name]) // band for name, r in replay] or [start])
     if progress is not None and start:
         progress(sum(max(0, min(rows, start * band - lag[s.name])) * (s.cols or cols) for s in stages))
@@ -279,7 +331,15 @@ def wavefront(
                 if t < start and (stage.name, r) not in replay:
                     continue
                 active.append((stage, r))
-                for j in range(stage.cols or cols):
+                width = stage.cols or cols
+                if runner.batch > 1 and stage.batch is not None and stage.name not in own_readers:
+                    for j0 in range(0, width, runner.batch):
+                        keys = [(stage.name, (r, j)) for j in range(j0, min(width, j0 + runner.batch))]
+                        handles = runner.submit_batch(keys, stage.batch, [tuple(_args(stage, k[1], results)) for k in keys])
+                        for key, handle in zip(keys, handles):
+                            results[stage.name][key[1]] = handle
+                    continue
+                for j in range(width):
                     handle = runner.submit((stage.name, (r, j)), stage.fn, *_args(stage, (r, j), results))
                     results[stage.name][(r, j)] = handle
         for (name, index), value in runner.finish().items():

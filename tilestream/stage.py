@@ -143,6 +143,11 @@ class Stage:
     cols : int, optional
         Columns of this stage's grid when it differs from the others' (sheared tiles);
         its rows are the same.
+    batch : callable, optional
+        ``batch(ctx, indices, args) → list of Part``: the tasks of several chunks of one
+        row at once (``args[n]``: the dep dicts of ``indices[n]``), with exactly the
+        results of ``fn``; a runner with a batch size above one uses it (a GPU runs
+        same-shape blocks as one forward pass).
 
     A stage may read itself (a :class:`Dep` naming its own stage) in rows above or on its
     row to the left: a serial context coded as a wavefront.
@@ -154,4 +159,5 @@ class Stage:
     emit: bool = False
     writes: bool = False
     cols: int | None = None
+    batch: Callable[..., list[Part]] | None = None
 

@@ -10,9 +10,9 @@ the same function on the same window. Every task returns a :class:`~tilestream.s
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-import zlib
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from tilestream.assemble import assemble
 from tilestream.container.store import ChunkStore
 from tilestream.entropy import ChunkCodec, codec_for
 from tilestream.entropy.base import Z_STREAM, EntropyGuard
+from tilestream.execute.batch import run_windows
 from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
 from tilestream.execute.tensors import to_numpy, to_tensor
@@ -36,9 +37,11 @@ from tilestream.stage import Index, Part, values
 __all__ = [
     "CodecContext",
     "analyse_block",
+    "analyse_blocks",
     "decode_hyper",
     "hyper_chunk",
     "synthesise",
+    "synthesise_blocks",
     "synthesise_groups",
     "synthesise_window",
 ]
@@ -123,17 +126,29 @@ class CodecContext:
 
 
 # -- encode ------------------------------------------------------------------------------
-@torch.no_grad()
-def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
-    """``y`` chunk ``(i, j)``: ``g_a`` on the block's minimal (virtually padded) window."""
+def _analysis_input(ctx: CodecContext, i: int, j: int) -> tuple[torch.Tensor, Window, Window]:
+    """``(x, x_window, out)`` of ``g_a`` for ``y`` chunk ``(i, j)``."""
     if ctx.source is None:  # pragma: no cover - encode contexts always have a source
         raise ValueError("an encode context needs a source")
     win = ctx.image_window_for_y(i, j)
     pixels = ctx.source.read_padded(win.y.start, win.y.stop, win.x.start, win.x.stop)
     if ctx.bands is not None:
         pixels = pixels[..., list(ctx.bands)]
-    x = to_tensor(ctx.pixel_format.to_model(pixels), ctx.device)
-    return Part(to_numpy(run_window(ctx.graph("g_a"), x, win, ctx.layout.y_window(i, j), ctx.layout.padded_shape)))
+    return to_tensor(ctx.pixel_format.to_model(pixels), ctx.device), win, ctx.layout.y_window(i, j)
+
+
+@torch.no_grad()
+def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
+    """``y`` chunk ``(i, j)``: ``g_a`` on the block's minimal (virtually padded) window."""
+    return Part(to_numpy(run_window(ctx.graph("g_a"), *_analysis_input(ctx, i, j), ctx.layout.padded_shape)))
+
+
+@torch.no_grad()
+def analyse_blocks(ctx: CodecContext, indices: list[Index], _: list[tuple[()]]) -> list[Part]:
+    """:func:`analyse_block` of several chunks, same-shape windows as one batch."""
+    items = [_analysis_input(ctx, i, j) for i, j in indices]
+    outs = run_windows(ctx.graph("g_a"), items, ctx.layout.padded_shape, max_batch=len(items))
+    return [Part(to_numpy(o)) for o in outs]
 
 
 @torch.no_grad()
@@ -155,16 +170,24 @@ def decode_hyper(ctx: CodecContext, i: int, j: int) -> Part:
     return Part(to_numpy(ctx.codec().decode_z(data, ctx.layout.z_window(i, j).shape)))
 
 
+def _synthesis_input(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarray]) -> tuple[torch.Tensor, Window, Window]:
+    """``(ŷ, ŷ window, window)`` of ``g_s`` for a padded-image ``window``."""
+    need = ctx.y_window_for_pixels(window)
+    return to_tensor(ctx.codec().gather(ctx.layout, y_parts, need), ctx.device), need, window
+
+
+def _to_pixels(ctx: CodecContext, window: Window, x_hat: torch.Tensor) -> np.ndarray:
+    pixels = ctx.pixel_format.from_model(to_numpy(x_hat))
+    real = window.clip(ctx.layout.image_shape)
+    return pixels[: real.y.size, : real.x.size]
+
+
 @torch.no_grad()
 def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarray]) -> np.ndarray:
     """Pixels of a padded-image ``window`` (cropped to the real image), ``(h, w, C)`` in
     the image's pixel format."""
-    need = ctx.y_window_for_pixels(window)
-    y_hat = to_tensor(ctx.codec().gather(ctx.layout, y_parts, need), ctx.device)
-    x_hat = run_window(ctx.graph("g_s"), y_hat, need, window, ctx.layout.y_shape)
-    pixels = ctx.pixel_format.from_model(to_numpy(x_hat))
-    real = window.clip(ctx.layout.image_shape)
-    return pixels[: real.y.size, : real.x.size]
+    x_hat = run_window(ctx.graph("g_s"), *_synthesis_input(ctx, window, y_parts), ctx.layout.y_shape)
+    return _to_pixels(ctx, window, x_hat)
 
 
 def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _: int, *ys: dict[Index, Part]) -> Part:
@@ -176,6 +199,37 @@ def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _:
 def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part]) -> Part:
     """Pixels of image block ``(i, j)`` from the ``ŷ`` parts of each band group."""
     return Part(_bands(ctx, ctx.layout.image_window(i, j), ys))
+
+
+@torch.no_grad()
+def synthesise_blocks(ctx: CodecContext, indices: list[Index], args: list[tuple[dict[Index, Part], ...]]) -> list[Part]:
+    """:func:`synthesise_groups` of several image blocks, same-shape windows of each band
+    group as one batch."""
+    fmt = ctx.pixel_format
+    windows = [ctx.layout.image_window(i, j) for i, j in indices]
+    masks: list[np.ndarray | None] = [None] * len(indices)
+    out: list[np.ndarray | None] = [None] * len(indices)
+    todo = list(range(len(indices)))
+    if fmt.nodata is not None:
+        for n in list(todo):
+            real = windows[n].clip(ctx.layout.image_shape)
+            masks[n] = read_mask(ctx, real)
+            if masks[n].all():  # type: ignore[union-attr]
+                count("g_s", "nodata")
+                out[n] = np.full((*real.shape, fmt.channels), fmt.nodata, dtype=fmt.dtype)
+                todo.remove(n)
+    groups = len(args[0]) if args else 1
+    bands: list[list[np.ndarray]] = [[] for _ in indices]
+    for k in range(groups):
+        gctx = ctx if groups == 1 else ctx.group(k)
+        items = [_synthesis_input(gctx, windows[n], values(args[n][k])) for n in todo]
+        x_hats = run_windows(gctx.graph("g_s"), items, gctx.layout.y_shape, max_batch=max(1, len(items)))
+        for n, x_hat in zip(todo, x_hats):
+            bands[n].append(_to_pixels(gctx, windows[n], x_hat))
+    for n in todo:
+        pixels = bands[n][0] if groups == 1 else np.concatenate(bands[n], axis=-1)
+        out[n] = pixels if fmt.nodata is None else fmt.restore(pixels, masks[n])
+    return [Part(o) for o in out]  # type: ignore[arg-type]
 
 
 def _bands(ctx: CodecContext, window: Window, ys: tuple[dict[Index, Part], ...]) -> np.ndarray:

@@ -52,11 +52,21 @@ def test_local_cluster_matches_threaded_run_byte_for_byte(tmp_path, name):
         tilestream.decode(
             tmp_path / "cluster.tsz", tmp_path / "cluster.tif", model=model, scheduler=client, progress=False
         )
+        if name == "mbt2018-mean":  # batched tasks on the cluster: a future per row piece
+            tilestream.encode(
+                tmp_path / "in.tif", tmp_path / "batched.tsz", model=model, block=128, scheduler=client, progress=False, batch=3
+            )
+            tilestream.decode(
+                tmp_path / "batched.tsz", tmp_path / "batched.tif", model=model, scheduler=client, progress=False, batch=3
+            )
         # the work really ran in the worker processes: each loaded the model itself
         loaded = client.run(_models_loaded)
         assert len(loaded) == 2 and all(n >= 1 for n in loaded.values())
     assert chunk_bytes(tmp_path / "cluster.tsz") == chunk_bytes(tmp_path / "threads.tsz")
     assert_same_pixels(tifffile.imread(tmp_path / "cluster.tif"), tifffile.imread(tmp_path / "threads.tif"))
+    if name == "mbt2018-mean":
+        assert chunk_bytes(tmp_path / "batched.tsz") == chunk_bytes(tmp_path / "threads.tsz")
+        assert_same_pixels(tifffile.imread(tmp_path / "batched.tif"), tifffile.imread(tmp_path / "threads.tif"))
 
 
 def assert_same_pixels(a, b):

@@ -352,7 +352,7 @@ def guard_stages(ctx: CodecContext, stages: list[Stage], dmap: DamageMap) -> lis
             out.append(stage)
             continue
         fill = zeros if stage.name in lasts else None
-        out.append(replace(stage, fn=partial(_guarded, stage.fn, spoiled, fill)))
+        out.append(replace(stage, fn=partial(_guarded, stage.fn, spoiled, fill), batch=None))
     return out
 
 

@@ -22,7 +22,7 @@ from tilestream.models.spec import ModelSpec, WeightsError, spec_for
 from tilestream.errors import TilestreamError
 from tilestream.pipeline.journal import Journal
 from tilestream.pipeline.resume import pack_state, unpack_state
-from tilestream.pipeline.runtime import progress_bar, resolve_device, runner, wavefront_band
+from tilestream.pipeline.runtime import progress_bar, resolve_batch, resolve_device, runner, wavefront_band
 from tilestream.pipeline.stages import decode_stages
 from tilestream.schedule import wavefront
 from tilestream.storage import Location
@@ -94,6 +94,7 @@ def decode_blocks(
     stages: list[Any] | None = None,
     journal: Journal | None = None,
     resume_from: dict[str, Any] | None = None,
+    batch: int | None = None,
 ) -> Iterator[tuple[Window, np.ndarray]]:
     """Decoded blocks ``(window in image pixels, (h, w, C) samples)`` in row-major order
     (of ``stages``, default :func:`~tilestream.pipeline.stages.decode_stages`).
@@ -101,7 +102,9 @@ def decode_blocks(
     With a ``journal``, every finished wavefront step is recorded in it (the blocks it
     yielded are written by then: a step ends only when its consumer asks for more);
     ``resume_from`` (a record of that journal) starts after its step and yields only the
-    later blocks."""
+    later blocks. ``batch``: image blocks of a row per forward pass of ``g_s``
+    (:func:`~tilestream.pipeline.runtime.resolve_batch`)."""
+    batch = resolve_batch(batch, ctx.device)
     rows, cols = ctx.layout.grid_shape
     stages = decode_stages(ctx) if stages is None else stages
     update, close = progress_bar(rows * sum(s.cols or cols for s in stages), "decode", progress)
@@ -119,7 +122,7 @@ def decode_blocks(
             "on_state": lambda t, parts: journal.record_state(t, pack_state(t, parts)),
         }
     try:
-        with runner(scheduler, num_workers) as run:
+        with runner(scheduler, num_workers, batch) as run:
             run.set_context(ctx)
             for _, r, row in wavefront(stages, rows, cols, run, update, band=band, start=start, preload=preload, **hooks):
                 for j, part in enumerate(row):
@@ -148,6 +151,7 @@ def decode(
     overviews: bool = False,
     compress: str = "deflate",
     resampling: str = "average",
+    batch: int | None = None,
 ) -> str:
     """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
 
@@ -201,6 +205,9 @@ def decode(
     resampling : {"average", "nearest", "mode"}
         How overviews are reduced: area mean (default), or nearest / mode for categorical
         rasters and masks; nodata respected.
+    batch : int, optional
+        Image blocks of a row that ``g_s`` runs as one forward pass (default 1 on the
+        CPU, 4 on a GPU); the pixels are the same whatever the batch.
 
     Returns
     -------
@@ -211,6 +218,7 @@ def decode(
     from tilestream.pipeline.damage import check_on_damage, decode_filling
     from tilestream.pipeline.region import region_tiles, region_window
 
+    resolve_batch(batch, "cpu")  # a malformed batch fails before anything is written
     kind = output_format(output, format, overviews)
     sink_options = dict(fmt=kind, compress=compress, resampling=resampling)
     if check_on_damage(on_damage) == "fill":
@@ -257,7 +265,8 @@ def decode(
                 if progress is not False:
                     print(f"tilestream: resuming {out} at wavefront step {int(record['step']) + 1}", file=sys.stderr)
         blocks = decode_blocks(
-            ctx, scheduler=scheduler, progress=progress, num_workers=num_workers, journal=journal, resume_from=record
+            ctx, scheduler=scheduler, progress=progress, num_workers=num_workers, journal=journal, resume_from=record,
+            batch=batch,
         )
         sink.consume(blocks)
     return out

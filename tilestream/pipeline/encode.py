@@ -22,7 +22,7 @@ from tilestream.io.stats import fit_value_range
 from tilestream.models.registry import model_channels, transforms
 from tilestream.models.spec import spec_for
 from tilestream.overlap import transform_overlap
-from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_device, runner, wavefront_band
+from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_batch, resolve_device, runner, wavefront_band
 from tilestream.errors import TilestreamError
 from tilestream.pipeline.resume import fingerprint, pack_state, resume_point, stream_bytes, unpack_state
 from tilestream.pipeline.stages import encode_stages, group_prefixes, group_streams
@@ -79,6 +79,7 @@ def encode(
     transfer: str = "auto",
     resume: bool = False,
     storage_options: dict[str, Any] | None = None,
+    batch: int | None = None,
 ) -> EncodeResult:
     """Compress an image block by block into a container.
 
@@ -123,11 +124,15 @@ def encode(
     storage_options : dict, optional
         fsspec options for URLs of the source and the output (e.g. ``{"endpoint_url":
         ...}``), over ``TILESTREAM_STORAGE_OPTIONS`` and the filesystem's own environment.
+    batch : int, optional
+        Blocks of a row that ``g_a`` runs as one forward pass (default 1 on the CPU, 4 on
+        a GPU); the container is byte for byte the same whatever the batch.
 
     Returns
     -------
     EncodeResult
     """
+    resolve_batch(batch, "cpu")  # a malformed batch fails before anything is written
     src = open_source(source, storage_options=storage_options)
     location = Location.of(output, storage_options)
     out = location.url
@@ -137,6 +142,7 @@ def encode(
         raise TilestreamError(f"nothing to resume: folder {os.path.dirname(os.path.abspath(out))!r} does not exist; run without --resume")
     block = check_block(block)
     dev = resolve_device(device)
+    batch = resolve_batch(batch, dev)
     spec, loaded = spec_for(model, quality=quality, checkpoint=checkpoint, pretrained=pretrained)
     codec = codec_for(loaded)
     layout = CodecLayout(src.shape, block, align=codec.align)
@@ -170,7 +176,7 @@ def encode(
     h, w = src.shape
     rows, cols = layout.grid_shape
     print_ = progress is not False
-    with runner(scheduler, num_workers) as run:  # an unreachable scheduler fails before anything is written
+    with runner(scheduler, num_workers, batch) as run:  # an unreachable scheduler fails before anything is written
         fp = fingerprint(meta, src)
         band = wavefront_band(codec, layout, num_workers)
         start, start_bytes = 0, 0

@@ -15,7 +15,7 @@ from tilestream.errors import TilestreamError
 from tilestream.geometry import CodecLayout
 from tilestream.schedule import Runner
 
-__all__ = ["DEFAULT_BLOCK", "check_block", "open_client", "progress_bar", "resolve_device", "runner", "wavefront_band"]
+__all__ = ["DEFAULT_BLOCK", "DEFAULT_GPU_BATCH", "check_block", "resolve_batch", "open_client", "progress_bar", "resolve_device", "runner", "wavefront_band"]
 
 #: default block side in pixels: 512 keeps a block's activations around 0.5 GB for zoo models
 DEFAULT_BLOCK = 512
@@ -50,12 +50,12 @@ def open_client(scheduler: Any) -> Any:
 
 
 @contextmanager
-def runner(scheduler: Any = None, num_workers: int | None = None) -> Iterator[Runner]:
+def runner(scheduler: Any = None, num_workers: int | None = None, batch: int = 1) -> Iterator[Runner]:
     """A :class:`~tilestream.schedule.Runner` for ``scheduler``; a client opened here from
     an address is closed on exit."""
     client = open_client(scheduler)
     try:
-        yield Runner(client, num_workers)
+        yield Runner(client, num_workers, batch=batch)
     finally:
         if client is not None and client is not scheduler:
             client.close()
@@ -87,6 +87,29 @@ def resolve_device(device: str | torch.device | None) -> str:
     elif dev.type != "cpu":
         raise TilestreamError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
     return str(dev)
+
+
+#: blocks per batched forward pass on a GPU by default: a 512² block of a zoo model holds
+#: about 0.5 GB of activations, so four stay near 2 GB of device memory
+DEFAULT_GPU_BATCH = 4
+
+
+def resolve_batch(batch: Any, device: str) -> int:
+    """Blocks of one row run as one forward pass of ``g_a`` / ``g_s``.
+
+    Default: 1 on the CPU (measured: batching gains nothing there, see RESULTS.md) and
+    :data:`DEFAULT_GPU_BATCH` on a GPU. Batched results equal unbatched ones.
+
+    Raises
+    ------
+    TilestreamError
+        If ``batch`` is not a positive integer.
+    """
+    if batch is None:
+        return DEFAULT_GPU_BATCH if str(device).startswith("cuda") else 1
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise TilestreamError(f"batch {batch!r} is not a positive integer; use e.g. --batch 4 (blocks per forward pass)")
+    return batch
 
 
 def check_block(block: Any) -> int:

@@ -41,6 +41,7 @@ def _grouped(ctx: CodecContext, build: Callable[[CodecContext], list[Stage]]) ->
         out.append([
             replace(
                 s, name=prefix + s.name, fn=partial(tasks.in_group, k, s.fn),
+                batch=None if s.batch is None else partial(tasks.in_group, k, s.batch),
                 deps=tuple(replace(d, stage=prefix + d.stage) for d in s.deps),
             )
             for s in build(ctx.group(k))
@@ -56,7 +57,7 @@ def group_streams(ctx: CodecContext, streams: tuple[str, ...]) -> tuple[str, ...
 
 def _encode(ctx: CodecContext) -> list[Stage]:
     codec, lay = ctx.codec(), ctx.layout
-    stages = [Stage(Names.Y, tasks.analyse_block)]
+    stages = [Stage(Names.Y, tasks.analyse_block, batch=tasks.analyse_blocks)]
     if codec.has_hyperprior:
         deps = (Dep.through(Names.Y, ctx.y_window_for_z, lay.y_grid, lay.grid_shape),)
         stages.append(Stage(Names.Z, tasks.hyper_chunk, deps, writes=True))
@@ -97,7 +98,7 @@ def decode_stages(ctx: CodecContext) -> list[Stage]:
     lay = ctx.layout
     need = lambda i, j: ctx.y_window_for_pixels(lay.image_window(i, j))  # noqa: E731
     stages, deps = _synthesis(ctx, need, lay.grid_shape)
-    return stages + [Stage(Names.PIXELS, tasks.synthesise_groups, deps, emit=True)]
+    return stages + [Stage(Names.PIXELS, tasks.synthesise_groups, deps, emit=True, batch=tasks.synthesise_blocks)]
 
 
 def region_stages(ctx: CodecContext, windows: list[Window]) -> list[Stage]:
