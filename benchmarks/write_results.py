@@ -611,28 +611,62 @@ def bytes_overhead() -> list[str]:
 def cuda() -> list[str]:
     data = _load("cuda.json")
     out = ["## CUDA", ""]
-    if not data:
+    if not data or "correctness" not in data:
         return out + [
             "Not yet measured: no GPU was available to the sessions that produced these results. "
-            "`python benchmarks/cuda_benchmark.py` (under 8 minutes on one GPU) measures block-wise vs "
-            "full-image throughput and peak GPU memory and writes `results/cuda.json`; this section "
-            "then shows its numbers.",
+            "`python benchmarks/cuda_benchmark.py` is the prepared run (a few minutes on one GPU; its "
+            "docstring gives the one call that runs it on a lent machine): block-wise on the GPU against "
+            "CompressAI full-image on the GPU (bytes, pixels), the GPU container decoded on the CPU, "
+            "batched against unbatched, 4K throughput at batch 1 and 4, peak device memory per block, "
+            "and a 32768² encode + decode. `--device cpu --quick` smoke-runs the same steps here "
+            "(tests/test_benchmarks.py); this section shows `results/cuda.json` once a GPU run wrote it.",
             "",
         ]
-    out += [
-        f"`python benchmarks/cuda_benchmark.py` on {data['gpu']}: peak GPU memory is "
+    credit = _credit("cuda.json")
+    out += ([credit, ""] if credit else []) + [
+        f"`python benchmarks/cuda_benchmark.py` on {data['device']} ({data['photo']}). Peak device memory: "
         "`torch.cuda.max_memory_allocated` above the loaded model.",
         "",
-        "| model | image | block | encode Mpx/s (full) | decode Mpx/s (full) | encode GPU MiB (full) | decode GPU MiB (full) |",
-        "|---|---|---|---|---|---|---|",
+        "| model | image | block | block-wise vs full: max diff / share of pixels | bytes vs full | batched chunks identical | batched vs unbatched pixels | GPU container on CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in data["rows"]:
+    fmt = lambda d: "–" if d is None else f"{d['max_abs']} / {100 * d['share_differing']:.4f}%"  # noqa: E731
+    for r in data["correctness"]:
+        out.append(
+            f"| {r['model']} | {r['image'][0]}×{r['image'][1]} | {r['block']} | {fmt(r['blockwise_vs_full_pixels'])} | "
+            f"{r['bytes_vs_full_percent']:+.2f}% | {r['batched_chunks_identical']} | {fmt(r['batched_vs_unbatched_pixels'])} | "
+            f"{fmt(r['gpu_container_decoded_on_cpu_pixels'])} |"
+        )
+    mib = lambda v: "–" if v is None else f"{v:.0f}"  # noqa: E731
+    out += [
+        "",
+        "| model | block | batch | encode Mpx/s (full) | decode Mpx/s (full) | encode / decode share of full | encode MiB (full) | decode MiB (full) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["throughput"]:
         f = r["full"]
         out.append(
-            f"| {r['model']} | {r['image']} | {r['block']} | {r['encode_mpix_s']:.1f} ({f['encode_mpix_s']:.1f}) | "
-            f"{r['decode_mpix_s']:.1f} ({f['decode_mpix_s']:.1f}) | {r['encode_gpu_mib']:.0f} ({f['encode_gpu_mib']:.0f}) | "
-            f"{r['decode_gpu_mib']:.0f} ({f['decode_gpu_mib']:.0f}) |"
+            f"| {r['model']} | {r['block']} | {r['batch']} | {r['encode_mpix_s']:.1f} ({f['encode_mpix_s']:.1f}) | "
+            f"{r['decode_mpix_s']:.1f} ({f['decode_mpix_s']:.1f}) | {100 * r['encode_share_of_full']:.0f}% / "
+            f"{100 * r['decode_share_of_full']:.0f}% | {mib(r['encode_mib'])} ({mib(f['encode_mib'])}) | "
+            f"{mib(r['decode_mib'])} ({mib(f['decode_mib'])}) |"
         )
+    if data.get("memory"):
+        out += ["", "| model | block | encode MiB | decode MiB | full-image encode / decode MiB |", "|---|---|---|---|---|"]
+        for r in data["memory"]:
+            out.append(
+                f"| {r['model']} | {r['block']} | {mib(r['encode_mib'])} | {mib(r['decode_mib'])} | "
+                f"{mib(r['full_encode_mib'])} / {mib(r['full_decode_mib'])} |"
+            )
+    g = data.get("gigapixel")
+    if g and "skipped" not in g:
+        out += ["", (
+            f"Gigapixel: a {g['size']}² mosaic of real photographs ({g['megapixels']:.0f} Mpx), batch {g['batch']}: "
+            f"encode {g['encode_s']:.0f} s ({g['encode_mpix_s']:.1f} Mpx/s), decode to zarr {g['decode_s']:.0f} s "
+            f"({g['decode_mpix_s']:.1f} Mpx/s), {g['bpp']:.3f} bpp, centre crop {g['centre_crop_psnr_db']:.2f} dB."
+        )]
+    elif g:
+        out += ["", f"Gigapixel: not run ({g['skipped']})."]
     return out + [""]
 
 

@@ -39,3 +39,25 @@ def test_run_all_quick_writes_every_table():
     assert all(any(v["delta_psnr_db"] != 0 or v["delta_bytes_percent"] != 0 for v in r["per_quality"].values()) for r in worse)
     giga = json.loads((RESULTS / "gigapixel_quick.json").read_text())
     assert giga["region_equals_full_decode_crop"] and giga["psnr_db"] > 20
+
+
+def test_the_prepared_cuda_run_smoke_runs_on_the_cpu():
+    """The GPU script must work the first time a GPU is lent: the same steps, small, on the CPU."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/cuda_benchmark.py", "--device", "cpu", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads((RESULTS / "cuda_quick.json").read_text())
+    assert data["device"] == "cpu" and len(data["correctness"]) == 2
+    for r in data["correctness"]:
+        # block-wise equals full-image up to rounding ties; batching changes no chunk
+        assert r["blockwise_vs_full_pixels"]["max_abs"] <= 1
+        assert r["blockwise_vs_full_pixels"]["share_differing"] <= 1e-3
+        assert r["batched_chunks_identical"] is True
+        assert r["batched_vs_unbatched_pixels"]["max_abs"] <= 1
+    assert {r["batch"] for r in data["throughput"]} == {1, 4}
+    assert data["gigapixel"]["centre_crop_psnr_db"] > 25
+    if not __import__("torch").cuda.is_available():  # the default device: one line, nothing measured
+        plain = subprocess.run([sys.executable, "benchmarks/cuda_benchmark.py"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert plain.returncode == 0 and "no CUDA device here; nothing measured" in plain.stdout
