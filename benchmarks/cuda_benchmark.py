@@ -52,7 +52,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from common import save_json  # noqa: E402
+from common import save_json
 
 FOUR_K = "mate-backgrounds_usr_share_backgrounds_mate_abstract_Elephants_3840x2160.jpg"
 
@@ -199,7 +199,7 @@ def main() -> None:
         return
     out = args.out or HERE / "results" / ("cuda_quick.json" if args.quick or not device.startswith("cuda") else "cuda.json")
     start = time.perf_counter()
-    left = lambda: args.budget - (time.perf_counter() - start)  # noqa: E731
+    left = lambda: args.budget - (time.perf_counter() - start)
     photo, photo_name = load_photo(args.photos, args.quick)
     two_k = np.ascontiguousarray(photo[: min(1080, photo.shape[0]), : min(2048, photo.shape[1])])
     if args.quick:
@@ -285,11 +285,10 @@ def main() -> None:
 def gigapixel(size: int, photos: Path, tmp: Path, device: str, model: torch.nn.Module, batch: int) -> dict:
     """Encode a ``size``² mosaic of real photographs on ``device`` and decode it to zarr."""
     import zarr
+    from make_mosaic import PHOTOS, mosaic_tiles
+    from PIL import Image
 
     import tilestream
-    from make_mosaic import PHOTOS, mosaic_tiles
-
-    from PIL import Image
 
     found = [photos / p for p in PHOTOS if (photos / p).exists()]
     if not found:  # tests/data crops stand in (still real photographs), enlarged to a cell
@@ -302,7 +301,7 @@ def gigapixel(size: int, photos: Path, tmp: Path, device: str, model: torch.nn.M
                 im = im.resize((max(1024, im.size[0] * 1024 // min(im.size)), max(1024, im.size[1] * 1024 // min(im.size))))
             pics.append(np.asarray(im))
     t = time.perf_counter()
-    tile = 4096 if size >= 4096 else size
+    tile = min(4096, size)
     image = np.empty((size, size, 3), np.uint8)
     for n, piece in enumerate(mosaic_tiles(size, tile, 0, pics)):
         ty, tx = divmod(n, -(-size // tile))

@@ -622,8 +622,7 @@ def cuda() -> list[str]:
             "(tests/test_benchmarks.py); this section shows `results/cuda.json` once a GPU run wrote it.",
             "",
         ]
-    credit = _credit("cuda.json")
-    out += ([credit, ""] if credit else []) + [
+    out += [
         f"`python benchmarks/cuda_benchmark.py` on {data['device']} ({data['photo']}). Peak device memory: "
         "`torch.cuda.max_memory_allocated` above the loaded model.",
         "",
