@@ -54,10 +54,12 @@ class PartCache:
         self.__init__(state["max_bytes"], state["stages"])  # type: ignore[misc]
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            return len(self._items)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._items
+        with self._lock:
+            return key in self._items
 
     def holds(self, key: Key) -> bool:
         """Whether ``key``'s stage is cached at all."""
