@@ -43,7 +43,11 @@ def _weights_args(p: argparse.ArgumentParser, *, encode: bool) -> None:
         p.add_argument("--pretrained", action="store_true", help="use CompressAI's published weights")
     p.add_argument("--checkpoint", help="state dict of the model (torch.save(model.state_dict()))")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--scheduler", default=None, help="dask scheduler address (default: local threads)")
+    p.add_argument(
+        "--scheduler", default=None,
+        help="dask scheduler address, or 'processes' for a local cluster of worker processes (one per core; "
+        "serial context models decode their tiles side by side); default: local threads",
+    )
     p.add_argument(
         "--batch", type=int, default=None, metavar="N",
         help="blocks of a row per forward pass of the synthesis / analysis transform (default 1 on cpu, "

@@ -77,3 +77,16 @@ def assert_same_pixels(a, b):
     most 1 of 10,000 samples."""
     diff = np.abs(a.astype(int) - b.astype(int))
     assert a.shape == b.shape and int(diff.max()) <= 1 and int((diff != 0).sum()) <= max(1, diff.size // 10_000)
+
+
+def test_scheduler_processes_decodes_a_serial_context_in_worker_processes(tmp_path):
+    # the serial context's tiles run in two local worker processes (no GIL shared)
+    model = cached_model("mbt2018")
+    image = photo("garden_520x777.png")[:256, :384]
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=128, progress=False)
+    tilestream.decode(tmp_path / "c.tsz", tmp_path / "threads.tif", model=model, progress=False)
+    tilestream.decode(
+        tmp_path / "c.tsz", tmp_path / "procs.tif", model=model, progress=False, scheduler="processes", num_workers=2
+    )
+    assert_same_pixels(tifffile.imread(tmp_path / "procs.tif"), tifffile.imread(tmp_path / "threads.tif"))
+    assert float(tifffile.imread(tmp_path / "procs.tif").std()) > 5

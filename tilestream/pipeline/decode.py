@@ -167,7 +167,9 @@ def decode(
     device : str, optional
         Torch device (default CPU).
     scheduler : str or distributed.Client, optional
-        A dask scheduler address or client; default: local threads.
+        A dask scheduler address or client, or ``"processes"`` for a local cluster of
+        ``num_workers`` worker processes (serial context models code their tiles side by
+        side there); default: local threads.
     overwrite : bool
         Replace an existing output.
     progress : bool, optional
@@ -175,7 +177,7 @@ def decode(
     region : tuple of int, optional
         ``(y0, y1, x0, x1)``: decode only this region (only the chunks it needs).
     num_workers : int, optional
-        Threads of the local scheduler.
+        Threads of the local scheduler (worker processes with ``"processes"``).
     storage_options : dict, optional
         fsspec options for URLs of the container and the output.
 

@@ -102,13 +102,15 @@ def encode(
     device : str, optional
         Torch device of the transforms (default CPU).
     scheduler : str or distributed.Client, optional
-        A dask scheduler address or client; default: local threads.
+        A dask scheduler address or client, or ``"processes"`` for a local cluster of
+        ``num_workers`` worker processes (serial context models code their tiles side by
+        side there); default: local threads.
     overwrite : bool
         Replace an existing output.
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     num_workers : int, optional
-        Threads of the local scheduler.
+        Threads of the local scheduler (worker processes with ``"processes"``).
     nodata : float, optional
         Value of pixels without data (all bands); default: the source's GDAL_NODATA tag.
         Their mask is coded losslessly, they are filled with each band's mean before

@@ -15,7 +15,7 @@ from tilestream.errors import TilestreamError
 from tilestream.geometry import CodecLayout
 from tilestream.schedule import Runner
 
-__all__ = ["DEFAULT_BLOCK", "DEFAULT_GPU_BATCH", "check_block", "resolve_batch", "open_client", "progress_bar", "resolve_device", "runner", "wavefront_band"]
+__all__ = ["DEFAULT_BLOCK", "DEFAULT_GPU_BATCH", "check_block", "local_processes", "resolve_batch", "open_client", "progress_bar", "resolve_device", "runner", "wavefront_band"]
 
 #: default block side in pixels: 512 keeps a block's activations around 0.5 GB for zoo models
 DEFAULT_BLOCK = 512
@@ -50,9 +50,39 @@ def open_client(scheduler: Any) -> Any:
 
 
 @contextmanager
+def local_processes(num_workers: int | None) -> Iterator[Any]:
+    """A client of a ``distributed.LocalCluster`` of ``num_workers`` single-threaded worker
+    processes (default: one per core), closed on exit.
+
+    Processes, unlike threads, run the per-sample loops of serial context models (which
+    hold the GIL) side by side: the skewed tiles of a wavefront step decode in parallel.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise TilestreamError(
+            "scheduler 'processes' needs dask.distributed; pip install 'tilestream[distributed]' "
+            "or omit --scheduler to use local threads"
+        ) from exc
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    workers = num_workers or os.cpu_count() or 2
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, Client(cluster) as client:
+        yield client
+
+
+@contextmanager
 def runner(scheduler: Any = None, num_workers: int | None = None, batch: int = 1) -> Iterator[Runner]:
     """A :class:`~tilestream.schedule.Runner` for ``scheduler``; a client opened here from
-    an address is closed on exit."""
+    an address is closed on exit, and ``"processes"`` runs a local cluster of worker
+    processes for the duration (:func:`local_processes`)."""
+    if scheduler == "processes":
+        with local_processes(num_workers) as client:
+            yield Runner(client, num_workers, batch=batch)
+        return
     client = open_client(scheduler)
     try:
         yield Runner(client, num_workers, batch=batch)
