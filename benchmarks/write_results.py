@@ -703,6 +703,19 @@ def fuzz_containers() -> list[str]:
     return out + [""]
 
 
+def _kept_sections(text: str, generated: set[str]) -> list[str]:
+    """The ``## `` sections of an existing RESULTS.md that no function here generates
+    (tables other scripts' results were written into by hand), in their order."""
+    kept: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line not in generated
+        if keep:
+            kept.append(line)
+    return kept + ([""] if kept else [])
+
+
 def main() -> None:
     global QUICK
     import argparse
@@ -729,6 +742,8 @@ def main() -> None:
             out[1:1] = ["", credit]
         lines += out
     target = RESULTS / "RESULTS_quick.md" if QUICK else HERE / "RESULTS.md"
+    if not QUICK and target.exists():  # sections written by hand from other scripts' results stay
+        lines += _kept_sections(target.read_text(), {line for line in lines if line.startswith("## ")})
     target.write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {target}")
 
