@@ -752,6 +752,8 @@ def serial_processes() -> list[str]:
             f"({r['speedup_vs_compressai_with_start']:.2f}×) | {r['processes_decode_s_warm']:.1f} "
             f"({r['speedup_vs_compressai_warm']:.2f}×) | {r['pixels_differing_vs_threads']} ({r['max_pixel_diff_vs_threads']}) |"
         )
+    if data.get("note"):
+        out += ["", f"Note: {data['note']}."]
     return out + [""]
 
 

@@ -45,8 +45,8 @@ def _weights_args(p: argparse.ArgumentParser, *, encode: bool) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument(
         "--scheduler", default=None,
-        help="dask scheduler address, or 'processes' for a local cluster of worker processes (one per core; "
-        "serial context models decode their tiles side by side); default: local threads",
+        help="dask scheduler address, or 'processes' for a local cluster of single-threaded worker processes "
+        "(one per core); default: local threads",
     )
     p.add_argument(
         "--batch", type=int, default=None, metavar="N",

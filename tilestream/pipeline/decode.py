@@ -168,8 +168,7 @@ def decode(
         Torch device (default CPU).
     scheduler : str or distributed.Client, optional
         A dask scheduler address or client, or ``"processes"`` for a local cluster of
-        ``num_workers`` worker processes (serial context models code their tiles side by
-        side there); default: local threads.
+        ``num_workers`` single-threaded worker processes; default: local threads.
     overwrite : bool
         Replace an existing output.
     progress : bool, optional
