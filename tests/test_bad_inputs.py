@@ -92,6 +92,14 @@ CASES = [
     C("encode-block-zero", ENC.replace("--block 64", "--block 0"), "block 0", r"multiple of 64; use e\.g\. 256"),
     C("encode-batch-zero", ENC + " --batch 0", "batch 0", r"not a positive integer; use e\.g\. --batch 4"),
     C("decode-batch-negative", DEC + " --batch -2", "batch -2", r"not a positive integer; use e\.g\. --batch 4"),
+    C("encode-chunk-not-multiple-of-block", ENC + " --chunk 96", "chunk 96",
+      r"not a positive multiple of the block \(64 px\); use e\.g\. --chunk 1024, or --chunk 64"),
+    C("encode-chunk-smaller-than-block", ENC.replace("--block 64", "--block 256") + " --chunk 128", "chunk 128",
+      r"multiple of the block \(256 px\); use e\.g\. --chunk 1024"),
+    C("encode-chunk-zero", ENC + " --chunk 0", "chunk 0", r"use e\.g\. --chunk 1024"),
+    C("decode-block-not-multiple-of-64", DEC + " --block 100", "block 100", r"multiple of 64; use e\.g\. 256"),
+    A("api-encode-chunk-float", lambda fx: _encode(fx, chunk=128.0), "chunk 128.0", r"use e\.g\. --chunk 1024"),
+    A("api-decode-block-string", lambda fx: _decode(fx, block="512"), "'512'", r"multiple of 64; use e\.g\. 256"),
     C("encode-block-not-a-number", ENC.replace("--block 64", "--block big"), "'big'", r"--help"),
     C("encode-quality-out-of-range", "encode {fx}/rgb.tif {out}/c.tsz --block 64 --quiet --quality 9", "quality 9",
       r"pass --quality with one of them"),
@@ -272,7 +280,7 @@ def fx(tmp_path_factory) -> Path:
     torch.save(other, d / "other.pt")
     torch.save(cached_model("bmshj2018-factorized").state_dict(), d / "factorized.pt")
     torch.save([1, 2, 3], d / "list.pt")
-    tilestream.encode(d / "rgb.tif", d / "c.tsz", model="mbt2018-mean", checkpoint=d / "weights.pt", block=64,
+    tilestream.encode(d / "rgb.tif", d / "c.tsz", model="mbt2018-mean", checkpoint=d / "weights.pt", block=64, chunk=64,
                       progress=False)
     _damaged(d, "badjson.tsz", lambda c: (c / "zarr.json").write_text("{ not json"))
     _damaged(d, "incomplete.tsz", lambda c: _edit_attrs(c, complete=False))

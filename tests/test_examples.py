@@ -46,7 +46,7 @@ def test_xarray_region(tmp_path, capsys):
     pytest.importorskip("xarray")
     import tilestream
 
-    tilestream.encode(DATA / "rasters" / "landsat8_uint16_3band_256x320.tif", tmp_path / "s.tsz", block=64, progress=False)
+    tilestream.encode(DATA / "rasters" / "landsat8_uint16_3band_256x320.tif", tmp_path / "s.tsz", block=64, chunk=64, progress=False)
     region = _example("xarray_region").main(tmp_path / "s.tsz")
     assert region.shape == (3, 256, 256)
     assert "preview (64, 80, 3)" in capsys.readouterr().out

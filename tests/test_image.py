@@ -18,7 +18,7 @@ def coded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("level")
     model = cached_model("bmshj2018-hyperprior")
     img = np.ascontiguousarray(photo("garden_520x777.png")[:, :, :3])
-    tilestream.encode(img, tmp / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(img, tmp / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp / "c.tsz", tmp / "o.zarr", model=model, progress=False, format="ome-zarr")
     levels = [np.moveaxis(zarr.open_array(str(tmp / "o.zarr" / str(k)), mode="r")[:], 0, -1) for k in range(5)]
     return tmp / "c.tsz", model, levels

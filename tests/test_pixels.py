@@ -79,12 +79,12 @@ def test_wide_samples_round_trip_through_the_codec_in_their_own_dtype(tmp_path, 
     image = (photo("cups_190x250.png").astype(np.float64) * scale + offset).astype(dtype)
     tifffile.imwrite(tmp_path / "in.tif", image, photometric="rgb")
     model = cached_model("mbt2018-mean")
-    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
     decoded = tifffile.imread(tmp_path / "out.tif")
     assert decoded.dtype == np.dtype(dtype) and decoded.shape == image.shape
     # the same coding as the 8-bit photo: errors scale with the mapping
-    tilestream.encode(photo("cups_190x250.png"), tmp_path / "u8.tsz", model=model, block=64, progress=False)
+    tilestream.encode(photo("cups_190x250.png"), tmp_path / "u8.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "u8.tsz", tmp_path / "u8.tif", model=model, progress=False)
     err8 = np.abs(tifffile.imread(tmp_path / "u8.tif").astype(np.float64) - photo("cups_190x250.png")).mean()
     err = np.abs(decoded.astype(np.float64) - image.astype(np.float64)).mean() / scale
@@ -106,7 +106,7 @@ def test_more_than_three_bands_are_coded_in_groups_each_like_alone(tmp_path, cou
     image = _bands(photo("cups_190x250.png"), "int64")[..., :count]
     image = (image % 256 if dtype == "uint8" else image).astype(dtype)
     tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(image, -1, 0), photometric="minisblack", planarconfig="separate")
-    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
     decoded = tifffile.imread(tmp_path / "out.tif")  # band-interleaved like its source
     assert decoded.shape == (count, *image.shape[:2]) and decoded.dtype == image.dtype
@@ -124,7 +124,7 @@ def test_more_than_three_bands_are_coded_in_groups_each_like_alone(tmp_path, cou
         sub = image[..., list(bands)]
         source = open_source(sub if len(bands) > 1 else sub[..., 0], layout="YXS" if len(bands) > 1 else None)
         assert fit_value_range(source).value_range == tuple(ranges[b] for b in bands)
-        tilestream.encode(source, tmp_path / "g.tsz", model=model, block=64, progress=False, overwrite=True)
+        tilestream.encode(source, tmp_path / "g.tsz", model=model, block=64, chunk=64, progress=False, overwrite=True)
         tilestream.decode(tmp_path / "g.tsz", tmp_path / "g.tif", model=model, progress=False, overwrite=True)
         alone = tifffile.imread(tmp_path / "g.tif").reshape(*image.shape[:2], len(bands))
         np.testing.assert_array_equal(decoded[..., list(bands)], alone)
@@ -135,7 +135,7 @@ def test_zarr_output_keeps_a_band_first_layout_and_names_its_axes(tmp_path):
 
     model = cached_model("mbt2018-mean")
     image = np.moveaxis(_bands(photo("cups_190x250.png"), "uint16")[..., :5], -1, 0)  # (5, H, W)
-    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.zarr", model=model, progress=False)
     out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
     assert out.shape == image.shape and out.dtype == image.dtype
@@ -259,7 +259,7 @@ def test_the_codec_round_trips_any_type_bands_layout_and_nodata(dtype, channels,
     model = cached_model("mbt2018-mean")
     with tempfile.TemporaryDirectory() as tmp:
         source = open_source(stored, layout=layout)
-        tilestream.encode(source, Path(tmp) / "c.tsz", model=model, block=64, nodata=nodata, progress=False)
+        tilestream.encode(source, Path(tmp) / "c.tsz", model=model, block=64, chunk=64, nodata=nodata, progress=False)
         tilestream.decode(Path(tmp) / "c.tsz", Path(tmp) / "out.zarr", model=model, progress=False)
         import zarr
 

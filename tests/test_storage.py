@@ -59,8 +59,8 @@ def test_a_whole_job_on_memory_storage_equals_local_files(tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", image, tile=(64, 64))
     fs.pipe_file("/job/in.tif", (tmp_path / "in.tif").read_bytes())
 
-    tilestream.encode("memory://job/in.tif", "memory://job/c.tsz", model=model, block=64, progress=False)
-    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode("memory://job/in.tif", "memory://job/c.tsz", model=model, block=64, chunk=64, progress=False)
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     remote, local = ContainerReader("memory://job/c.tsz"), ContainerReader(tmp_path / "c.tsz")
     chunks = [(s, i, j) for s in ("z", "y") for i in range(3) for j in range(4)]
     assert [remote.read(*c) for c in chunks] == [local.read(*c) for c in chunks]

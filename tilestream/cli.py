@@ -90,7 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true",
         help="continue an interrupted encode to OUTPUT from the chunks it wrote (same input, weights and options)",
     )
-    enc.add_argument("--block", type=int, default=None, help="block side in pixels, multiple of 64 (default 512)")
+    enc.add_argument(
+        "--block", type=int, default=None,
+        help="transform block side in pixels, multiple of 64 (default 512): the unit of memory",
+    )
+    enc.add_argument(
+        "--chunk", type=int, default=None,
+        help="entropy chunk side in pixels, a multiple of --block (default 1024, or the block when larger): the "
+        "unit of random access; each chunk's streams cost ~16 bytes of flush and framing",
+    )
     enc.add_argument("--nodata", type=float, default=None, help="value of pixels without data (default: the GDAL_NODATA tag)")
     enc.add_argument(
         "--transfer", choices=("auto", "linear", "sqrt"), default="auto",
@@ -103,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("input", help="container written by 'tilestream encode'")
     dec.add_argument("output", help="*.tif / *.tiff for a tiled BigTIFF, otherwise a zarr array")
     dec.add_argument("--region", type=parse_region, help="decode only Y0:Y1,X0:X1")
+    dec.add_argument(
+        "--block", type=int, default=None,
+        help="transform block side in pixels, multiple of 64 (default 512): the unit of memory of the synthesis",
+    )
     dec.add_argument(
         "--on-damage", choices=("fail", "fill"), default="fail",
         help="fail (default): stop at a damaged chunk (exit 2); fill: decode the rest, fill the pixels that "
@@ -230,6 +242,7 @@ def _encode(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         pretrained=args.pretrained,
         block=DEFAULT_BLOCK if args.block is None else args.block,  # --block 0 is refused, not the default
+        chunk=args.chunk,
         device=args.device,
         scheduler=args.scheduler,
         overwrite=args.overwrite,
@@ -242,7 +255,7 @@ def _encode(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         h, w = result.image_shape
-        print(f"{args.output}: {h}x{w}, {result.stream_bytes} bytes, {result.bpp:.4f} bpp, {result.blocks} blocks")
+        print(f"{args.output}: {h}x{w}, {result.stream_bytes} bytes, {result.bpp:.4f} bpp, {result.blocks} chunks")
     return 0
 
 
@@ -267,6 +280,7 @@ def _decode(args: argparse.Namespace) -> int:
         compress=args.compress,
         resampling=args.resampling,
         batch=args.batch,
+        block=args.block,
     )
     if getattr(done, "damage", None) is not None:
         return 3  # the damaged chunks and filled regions are on stderr already
@@ -318,7 +332,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  model         {model['name']}{quality} ({model.get('family')}; {report['weights_origin']})")
     print(f"  weights       sha256 {model['sha256']}")
     print(f"  size          {report['bytes']} bytes, {report['bpp']:.4f} bpp")
-    print(f"  blocks        {report['block']} px, grid {grid[0]} x {grid[1]}, streams {', '.join(report['streams'])}")
+    print(f"  chunks        {report['block']} px, grid {grid[0]} x {grid[1]}, streams {', '.join(report['streams'])}")
     print(f"  latent        y {latent[0]} x {latent[1]}, z {hyper[0]} x {hyper[1]}")
     print("  halos         " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in report["halos"].items()))
     phases = report["phases"]

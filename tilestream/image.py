@@ -73,13 +73,13 @@ class CodedImage:
 
     def __init__(
         self, path: str, *, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_bytes: int = DEFAULT_CACHE_BYTES, block: int | None = None,
     ):
         if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0:
             raise TilestreamError(f"cache_bytes {cache_bytes!r} is not a whole number of bytes >= 0; pass 0 to keep nothing")
         self.path = os.fspath(path)
         self._reader = ContainerReader(self.path)
-        self._ctx = coded_context(self._reader, model, checkpoint, device)
+        self._ctx = coded_context(self._reader, model, checkpoint, device, block)
         #: latent results kept between region reads (see :mod:`tilestream.cache`)
         self.cache = region_cache(self._ctx, int(cache_bytes))
         self.meta = self._reader.meta
@@ -222,6 +222,7 @@ def open_image(
     checkpoint: Any = None,
     device: Any = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    block: int | None = None,
 ) -> CodedImage:
     """Open a container for lazy, region-wise decoding.
 
@@ -238,5 +239,8 @@ def open_image(
         Memory for the latents (``ẑ``, ``h_s`` parameters, ``ŷ`` chunks) kept between reads,
         so that a repeated or neighbouring region decodes only its own synthesis
         (default 256 MiB; 0 keeps nothing).
+    block : int, optional
+        Transform block in pixels (default 512): a region larger than a block is
+        synthesised one block at a time.
     """
-    return CodedImage(os.fspath(path), model=model, checkpoint=checkpoint, device=device, cache_bytes=cache_bytes)
+    return CodedImage(os.fspath(path), model=model, checkpoint=checkpoint, device=device, cache_bytes=cache_bytes, block=block)

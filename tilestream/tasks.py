@@ -25,6 +25,7 @@ from tilestream.entropy.base import Z_STREAM, EntropyGuard
 from tilestream.execute.batch import run_windows
 from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
+from tilestream.execute.tiled import run_tiled, stitch, tile_items
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import CodecLayout, Window
 from tilestream.io.base import Source
@@ -64,6 +65,14 @@ class CodecContext:
     stream_prefix: str = ""
     #: the encoder's arithmetic when ``y`` chunks carry index checksums (container 1.4)
     guard: EntropyGuard | None = None
+    #: the transform block in pixels: ``g_a`` / ``g_s`` run over a chunk this many pixels
+    #: at a time (the unit of memory; ``None``: a chunk in one piece)
+    block: int | None = None
+
+    @property
+    def y_tile(self) -> int | None:
+        """The transform block in ``y`` samples (``None``: a chunk in one piece)."""
+        return None if self.block is None else max(1, self.block // self.layout.latent_factor)
 
     def band_groups(self) -> list[tuple[int, ...]]:
         """The band groups of the image (one for up to three bands)."""
@@ -139,15 +148,28 @@ def _analysis_input(ctx: CodecContext, i: int, j: int) -> tuple[torch.Tensor, Wi
 
 @torch.no_grad()
 def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
-    """``y`` chunk ``(i, j)``: ``g_a`` on the block's minimal (virtually padded) window."""
-    return Part(to_numpy(run_window(ctx.graph("g_a"), *_analysis_input(ctx, i, j), ctx.layout.padded_shape)))
+    """``y`` chunk ``(i, j)``: ``g_a`` on the chunk's minimal (virtually padded) window, one
+    transform block at a time."""
+    return Part(to_numpy(run_tiled(ctx.graph("g_a"), *_analysis_input(ctx, i, j), ctx.layout.padded_shape, ctx.y_tile)))
+
+
+def _batched(graph: LayerGraph, inputs: list[tuple[torch.Tensor, Window, Window]], shape: tuple[int, int], tile: int | None, max_batch: int) -> list[torch.Tensor]:
+    """The outputs of several windows, each cut into ``tile`` tiles, same-shape tiles of all
+    of them batched (at most ``max_batch`` per forward pass)."""
+    cut = [tile_items(graph, *item, shape, tile) for item in inputs]
+    outs = run_windows(graph, [it for items, _ in cut for it in items], shape, max_batch=max(1, max_batch))
+    results, at = [], 0
+    for (items, tiles), (_, _, out) in zip(cut, inputs):
+        results.append(stitch(outs[at : at + len(items)], tiles, out))
+        at += len(items)
+    return results
 
 
 @torch.no_grad()
 def analyse_blocks(ctx: CodecContext, indices: list[Index], _: list[tuple[()]]) -> list[Part]:
-    """:func:`analyse_block` of several chunks, same-shape windows as one batch."""
+    """:func:`analyse_block` of several chunks, same-shape windows (tiles) as one batch."""
     items = [_analysis_input(ctx, i, j) for i, j in indices]
-    outs = run_windows(ctx.graph("g_a"), items, ctx.layout.padded_shape, max_batch=len(items))
+    outs = _batched(ctx.graph("g_a"), items, ctx.layout.padded_shape, ctx.y_tile, len(items))
     return [Part(to_numpy(o)) for o in outs]
 
 
@@ -186,14 +208,14 @@ def _to_pixels(ctx: CodecContext, window: Window, x_hat: torch.Tensor) -> np.nda
 def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarray]) -> np.ndarray:
     """Pixels of a padded-image ``window`` (cropped to the real image), ``(h, w, C)`` in
     the image's pixel format."""
-    x_hat = run_window(ctx.graph("g_s"), *_synthesis_input(ctx, window, y_parts), ctx.layout.y_shape)
+    x_hat = run_tiled(ctx.graph("g_s"), *_synthesis_input(ctx, window, y_parts), ctx.layout.y_shape, ctx.block)
     return _to_pixels(ctx, window, x_hat)
 
 
 def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _: int, *ys: dict[Index, Part]) -> Part:
     """Pixels of ``windows[n]`` (region decode: one target per window), from the ``ŷ``
-    parts of each band group."""
-    return Part(_bands(ctx, windows[n], ys))
+    parts of each band group; in one piece (a region decode cuts large regions itself)."""
+    return Part(_bands(replace(ctx, block=None), windows[n], ys))
 
 
 def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part]) -> Part:
@@ -223,7 +245,7 @@ def synthesise_blocks(ctx: CodecContext, indices: list[Index], args: list[tuple[
     for k in range(groups):
         gctx = ctx if groups == 1 else ctx.group(k)
         items = [_synthesis_input(gctx, windows[n], values(args[n][k])) for n in todo]
-        x_hats = run_windows(gctx.graph("g_s"), items, gctx.layout.y_shape, max_batch=max(1, len(items)))
+        x_hats = _batched(gctx.graph("g_s"), items, gctx.layout.y_shape, gctx.block, len(items))
         for n, x_hat in zip(todo, x_hats):
             bands[n].append(_to_pixels(gctx, windows[n], x_hat))
     for n in todo:

@@ -20,7 +20,7 @@ from tilestream.models.spec import WeightsError
 @pytest.fixture
 def coded(tmp_path):
     model = cached_model("mbt2018-mean")
-    tilestream.encode(photo("cups_190x250.png"), tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(photo("cups_190x250.png"), tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     return tmp_path / "c.tsz", model
 
 
@@ -48,7 +48,7 @@ def test_metadata_records_what_a_decoder_needs(coded):
 
 def test_zip_container_round_trips(tmp_path, coded):
     path, model = coded
-    tilestream.encode(photo("cups_190x250.png"), tmp_path / "c.zip", model=model, block=64, progress=False)
+    tilestream.encode(photo("cups_190x250.png"), tmp_path / "c.zip", model=model, block=64, chunk=64, progress=False)
     assert (tmp_path / "c.zip").is_file()
     a = tilestream.open(tmp_path / "c.zip", model=model)[:, :]
     b = tilestream.open(path, model=model)[:, :]
@@ -60,11 +60,11 @@ def test_overwritten_container_is_not_read_through_stale_handles(tmp_path, suffi
     # the same path, first a checkerboard container, then a serial-context one
     target = tmp_path / f"again{suffix}"
     first = cached_model("cheng2020-anchor-checkerboard")
-    tilestream.encode(photo("cups_190x250.png"), target, model=first, block=64, progress=False)
+    tilestream.encode(photo("cups_190x250.png"), target, model=first, block=64, chunk=64, progress=False)
     tilestream.open(target, model=first)[:, :]  # opens (and caches) the z stream
     second = cached_model("mbt2018")
-    tilestream.encode(photo("cups_190x250.png"), target, model=second, block=64, progress=False, overwrite=True)
-    tilestream.encode(photo("cups_190x250.png"), tmp_path / "fresh.tsz", model=second, block=64, progress=False)
+    tilestream.encode(photo("cups_190x250.png"), target, model=second, block=64, chunk=64, progress=False, overwrite=True)
+    tilestream.encode(photo("cups_190x250.png"), tmp_path / "fresh.tsz", model=second, block=64, chunk=64, progress=False)
     np.testing.assert_array_equal(
         tilestream.open(target, model=second)[:, :], tilestream.open(tmp_path / "fresh.tsz", model=second)[:, :]
     )
@@ -107,7 +107,7 @@ def test_other_weights_are_refused(coded):
 def test_existing_output_needs_overwrite_and_failed_encode_leaves_nothing(tmp_path, coded):
     path, model = coded
     with pytest.raises(tilestream.TilestreamError, match="already exists; pass --overwrite"):
-        tilestream.encode(photo("cups_190x250.png"), path, model=model, block=64, progress=False)
+        tilestream.encode(photo("cups_190x250.png"), path, model=model, block=64, chunk=64, progress=False)
 
     class Failing(tilestream.io.arrays.ArraySource):
         calls = 0
@@ -121,6 +121,6 @@ def test_existing_output_needs_overwrite_and_failed_encode_leaves_nothing(tmp_pa
 
     out = tmp_path / "half.tsz"
     with pytest.raises(tilestream.TilestreamError, match="OSError: disk went away"):
-        tilestream.encode(Failing(photo("cups_190x250.png")), out, model=model, block=64, progress=False)
+        tilestream.encode(Failing(photo("cups_190x250.png")), out, model=model, block=64, chunk=64, progress=False)
     assert not out.exists()
     assert not [n for n in os.listdir(tmp_path) if "partial" in n]

@@ -48,12 +48,12 @@ def coded(tmp_path_factory):
             model = cached_model(name)
             path = tmp / f"{name}.tsz"
             if name in NO_CHECKPOINT:
-                tilestream.encode(photo(IMAGE), path, model=model, block=64, progress=False)
+                tilestream.encode(photo(IMAGE), path, model=model, block=64, chunk=64, progress=False)
                 weights = model
             else:
                 weights = tmp / f"{name}.pt"
                 torch.save({"state_dict": model.state_dict()}, weights)
-                tilestream.encode(photo(IMAGE), path, model=name, checkpoint=weights, block=64, progress=False)
+                tilestream.encode(photo(IMAGE), path, model=name, checkpoint=weights, block=64, chunk=64, progress=False)
             with tilestream.open(path, **_weights(weights)) as img:
                 reference = img[:, :]
             made[name] = (path, weights, reference)
@@ -278,7 +278,7 @@ def test_fill_uses_the_nodata_value_and_a_damaged_mask_fills_its_block(tmp_path)
     image = photo(IMAGE).copy()
     image[image.min(axis=-1) == 0] = 1
     image[:40, :50] = 0
-    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, nodata=0, progress=False)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, chunk=64, nodata=0, progress=False)
     with tilestream.open(tmp_path / "c.tsz", model=model) as img:
         reference = img[:, :]
     bad = _copy(tmp_path / "c.tsz", tmp_path)

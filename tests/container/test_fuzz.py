@@ -34,7 +34,7 @@ def references():
             image[:20, :30] = 0
         model = cached_model(name)
         path = tmp / f"{name}.tsz"
-        tilestream.encode(image, path, model=model, block=64, nodata=nodata, progress=False)
+        tilestream.encode(image, path, model=model, block=64, chunk=64, nodata=nodata, progress=False)
         with tilestream.open(path, model=model) as img:
             reference = img[:, :]
         made.append((path, model, reference, container_files(path)))

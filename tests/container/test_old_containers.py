@@ -84,7 +84,7 @@ def test_todays_encoder_writes_the_same_chunks_as_the_1_1_release(tmp_path, name
     # rANS bytes (the cross-device guard); z chunks are unchanged
     source = np.asarray(Image.open(OLD / "src.png"))
     model = _model(name)
-    tilestream.encode(source, tmp_path / "new.tsz", model=model, block=64, progress=False)
+    tilestream.encode(source, tmp_path / "new.tsz", model=model, block=64, chunk=64, progress=False)
     with ContainerReader(str(OLD / f"{name}.tsz")) as old, ContainerReader(str(tmp_path / "new.tsz")) as new:
         assert old.meta.streams == new.meta.streams and new.meta.format_version == "1.4"
         rows, cols = old.meta.grid_shape

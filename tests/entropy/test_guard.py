@@ -140,7 +140,7 @@ def boundary_model(name: str) -> tuple[Any, int, int]:
     model = copy.deepcopy(cached_model(name))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.tsz"
-        tilestream.encode(IMAGE, path, model=model, block=64, progress=False)
+        tilestream.encode(IMAGE, path, model=model, block=64, chunk=64, progress=False)
         with LastBits() as probe:
             tilestream.decode(path, Path(tmp) / "out.tif", model=model, progress=False)
     assert probe.closest is not None
@@ -151,7 +151,7 @@ def boundary_model(name: str) -> tuple[Any, int, int]:
     gc.update_scale_table(table, force=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.tsz"
-        tilestream.encode(IMAGE, path, model=model, block=64, progress=False)
+        tilestream.encode(IMAGE, path, model=model, block=64, chunk=64, progress=False)
         with LastBits() as probe:
             tilestream.decode(path, Path(tmp) / "out.tif", model=model, progress=False)
     return model, before, int(probe.nearest)
@@ -160,7 +160,7 @@ def boundary_model(name: str) -> tuple[Any, int, int]:
 def _encode(tmp_path: Path, name: str) -> tuple[Path, Any]:
     model, _, _ = boundary_model(name)
     path = tmp_path / f"{name}.tsz"
-    tilestream.encode(IMAGE, path, model=model, block=64, progress=False)
+    tilestream.encode(IMAGE, path, model=model, block=64, chunk=64, progress=False)
     return path, model
 
 
@@ -219,7 +219,7 @@ def test_the_y_checksum_is_the_crc32_of_the_index_map(tmp_path):
     # mbt2018-mean: one chunk, indexes of h_s on its window, recomputed here from full-image h_s
     model = cached_model("mbt2018-mean")
     image = IMAGE[:64, :64]
-    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         z_hat = torch.round(model.h_a(model.g_a(x)))
@@ -261,7 +261,7 @@ def test_the_cli_stops_in_one_line_with_exit_status_2(tmp_path):
     model, _, _ = boundary_model(name)
     torch.save(model.state_dict(), tmp_path / "weights.pt")
     path = tmp_path / "c.tsz"
-    tilestream.encode(IMAGE, path, model=name, checkpoint=tmp_path / "weights.pt", block=64, progress=False)
+    tilestream.encode(IMAGE, path, model=name, checkpoint=tmp_path / "weights.pt", block=64, chunk=64, progress=False)
     with LastBits() as probe:
         _decode(path, model, tmp_path / "honest.tif")
     # the decoding process computes its scales a few ulps off, as another device would

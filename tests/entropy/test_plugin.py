@@ -155,7 +155,7 @@ def _encode_decode(tmp_path, model, tag, **kwargs):
     src = tmp_path / "in.tif"
     tifffile.imwrite(src, image, photometric="rgb")
     container, out = tmp_path / f"{tag}.tsz", tmp_path / f"{tag}.tif"
-    tilestream.encode(src, container, model=model, block=64, progress=False, **kwargs)
+    tilestream.encode(src, container, model=model, block=64, chunk=64, progress=False, **kwargs)
     tilestream.decode(container, out, model=model, progress=False, **kwargs)
     return image, container, tifffile.imread(out)
 

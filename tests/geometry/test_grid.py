@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 import pytest
 
 from tilestream.errors import GeometryError
-from tilestream.geometry import BlockGrid, Window
+from tilestream.geometry import BlockGrid, Window, split_window
 
 
 @given(st.integers(1, 60), st.integers(1, 60), st.integers(1, 20), st.integers(1, 20))
@@ -37,3 +37,28 @@ def test_touching_lists_exactly_the_blocks_sharing_samples(h, w, b, data):
 def test_bad_blocks_are_refused(block):
     with pytest.raises(GeometryError, match="block must be a positive int"):
         BlockGrid((8, 8), block)
+
+
+@given(st.integers(-30, 30), st.integers(1, 40), st.integers(-30, 30), st.integers(1, 40), st.integers(1, 12))
+def test_split_window_tiles_a_window_along_the_global_grid(y0, h, x0, w, tile):
+    window = Window.from_bounds(y0, y0 + h, x0, x0 + w)
+    pieces = split_window(window, tile)
+    covered = set()
+    for piece in pieces:
+        assert not piece.empty and window.contains(piece)
+        # inside one square of the global grid of `tile`
+        assert piece.y.start // tile == (piece.y.stop - 1) // tile
+        assert piece.x.start // tile == (piece.x.stop - 1) // tile
+        cells = {(y, x) for y in range(piece.y.start, piece.y.stop) for x in range(piece.x.start, piece.x.stop)}
+        assert not cells & covered
+        covered |= cells
+    assert len(covered) == h * w
+    assert pieces == sorted(pieces, key=lambda p: (p.y.start, p.x.start))  # row-major
+    if window.y.start % tile == 0 and window.x.start % tile == 0 and h <= tile and w <= tile:
+        assert pieces == [window]
+
+
+@pytest.mark.parametrize("tile", [0, -4, 2.0, True])
+def test_split_window_refuses_a_bad_tile(tile):
+    with pytest.raises(GeometryError, match="tile must be a positive int"):
+        split_window(Window.from_bounds(0, 4, 0, 4), tile)

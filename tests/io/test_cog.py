@@ -65,7 +65,7 @@ def test_a_decoded_photo_is_a_valid_cog_with_overviews(tmp_path):
     model = cached_model("bmshj2018-hyperprior")
     image = np.ascontiguousarray(photo("garden_520x777.png")[:, :, :3])
     kw = dict(model=model, progress=False)
-    tilestream.encode(image, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(image, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "plain.tif", **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", overviews=True, **kw)  # .tif + overviews: a COG
     _valid(tmp_path / "o.tif")
@@ -83,7 +83,7 @@ def test_a_georeferenced_scene_keeps_its_crs_transform_and_nodata(name, tmp_path
     model = cached_model("bmshj2018-hyperprior")
     src_path = os.path.join(RASTERS, name)
     kw = dict(model=model, progress=False)
-    tilestream.encode(src_path, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(src_path, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", format="cog", **kw)
     _valid(tmp_path / "o.tif")
     with rasterio.open(src_path) as a, rasterio.open(tmp_path / "o.tif") as b:
@@ -107,7 +107,7 @@ def test_a_georeferenced_scene_keeps_its_crs_transform_and_nodata(name, tmp_path
 def test_every_compression_reads_back(compress, tmp_path):
     image = np.ascontiguousarray(photo("garden_520x777.png")[:256, :320, :3])
     kw = dict(model=None, progress=False)  # the bundled model: a real picture, which JPEG is made for
-    tilestream.encode(image, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(image, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "plain.tif", **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", format="cog", compress=compress, **kw)
     _valid(tmp_path / "o.tif")
@@ -122,7 +122,7 @@ def test_every_compression_reads_back(compress, tmp_path):
 def test_what_does_not_fit_says_so(tmp_path):
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False)
-    tilestream.encode(os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif"), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif"), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     with pytest.raises(TilestreamError, match="jpeg takes 8-bit images .* use deflate, zstd or lzw"):
         tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", format="cog", compress="jpeg", **kw)
     with pytest.raises(TilestreamError, match="--format cog writes a TIFF file: name the output"):

@@ -25,7 +25,7 @@ def scene(tmp_path_factory):
     with rasterio.open(tmp / "scene.tif", "w", **profile) as dst:
         dst.write(bands)
     model = cached_model("mbt2018-mean")
-    tilestream.encode(tmp / "scene.tif", tmp / "scene.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp / "scene.tif", tmp / "scene.tsz", model=model, block=64, chunk=64, progress=False)
     return tmp, model, bands, transform
 
 
@@ -38,7 +38,7 @@ def test_decoded_geotiff_has_the_sources_crs_transform_dtype_and_bands(scene, tm
         assert (out.count, out.dtypes, out.nodata) == (3, ("uint16",) * 3, 0)
         decoded = out.read()
     # the pixels are those of the same bands coded from an array (georeferencing is data only)
-    tilestream.encode(np.moveaxis(bands, 0, -1), tmp_path / "plain.tsz", model=model, block=64, progress=False)
+    tilestream.encode(np.moveaxis(bands, 0, -1), tmp_path / "plain.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "plain.tsz", tmp_path / "plain.tif", model=model, progress=False)
     np.testing.assert_array_equal(np.moveaxis(decoded, 0, -1), tifffile.imread(tmp_path / "plain.tif"))
 
@@ -119,7 +119,7 @@ RASTERS = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "
 )
 def test_real_rasters_keep_crs_transform_dtype_bands_and_nodata(tmp_path, name, count, dtype):
     model = cached_model("mbt2018-mean")
-    tilestream.encode(RASTERS / name, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(RASTERS / name, tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "r.tif", model=model, region=(30, 100, 50, 150), progress=False)
     with rasterio.open(RASTERS / name) as src, rasterio.open(tmp_path / "out.tif") as out, rasterio.open(tmp_path / "r.tif") as r:
@@ -152,7 +152,7 @@ def test_nodata_corners_decode_exactly_and_cost_few_bytes(tmp_path):
     profile.update(nodata=-32768)
     with rasterio.open(tmp_path / "dem.tif", "w", **profile) as dst:
         dst.write(dem, 1)
-    tilestream.encode(tmp_path / "dem.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp_path / "dem.tif", tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
     with rasterio.open(tmp_path / "out.tif") as out:
         decoded = out.read(1)
@@ -180,7 +180,7 @@ def test_a_scene_footprints_empty_corner_takes_no_model_compute(tmp_path):
         constant.ENABLED = enabled
         constant.COUNTS.clear()
         try:
-            result = tilestream.encode(path, tmp_path / f"{enabled}.tsz", model=model, block=64, progress=False)
+            result = tilestream.encode(path, tmp_path / f"{enabled}.tsz", model=model, block=64, chunk=64, progress=False)
             encoded = dict(constant.COUNTS)
             tilestream.decode(tmp_path / f"{enabled}.tsz", tmp_path / f"{enabled}.tif", model=model, progress=False)
         finally:
@@ -212,7 +212,7 @@ def test_a_band_interleaved_geotiff_decodes_band_interleaved(tmp_path):
         dst.write(bands)
     for name in ("planar", "contig"):
         path = tmp_path / "planar.tif" if name == "planar" else scene
-        tilestream.encode(path, tmp_path / f"{name}.tsz", model=model, block=64, progress=False)
+        tilestream.encode(path, tmp_path / f"{name}.tsz", model=model, block=64, chunk=64, progress=False)
         tilestream.decode(tmp_path / f"{name}.tsz", tmp_path / f"{name}-out.tif", model=model, progress=False)
     tilestream.decode(tmp_path / "planar.tsz", tmp_path / "region.tif", model=model, region=(10, 200, 33, 290), progress=False)
     with rasterio.open(tmp_path / "planar-out.tif") as planar, rasterio.open(tmp_path / "contig-out.tif") as contig, \

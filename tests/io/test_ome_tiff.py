@@ -23,7 +23,7 @@ def test_a_slide_decodes_to_a_pyramidal_ome_tiff(compress, tmp_path):
     image = np.ascontiguousarray(photo("garden_520x777.png")[:, :, :3])
     # JPEG is made for natural pictures: the bundled model's decode is one, a random model's is not
     kw = dict(model=cached_model("bmshj2018-hyperprior") if compress == "deflate" else None, progress=False)
-    tilestream.encode(image, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(image, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "plain.tif", **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.ome.tif", overviews=True, compress=compress, **kw)  # auto: OME-TIFF
     with tifffile.TiffFile(tmp_path / "o.ome.tif") as tif:
@@ -45,7 +45,7 @@ def test_a_16_bit_scene_with_nodata(tmp_path):
     model = cached_model("bmshj2018-hyperprior")
     src = os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif")
     kw = dict(model=model, progress=False)
-    tilestream.encode(src, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(src, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", format="ome-tiff", compress="zstd", **kw)
     with tifffile.TiffFile(tmp_path / "o.tif") as tif:
         levels = [lv.asarray() for lv in tif.series[0].levels]

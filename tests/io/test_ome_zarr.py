@@ -35,7 +35,7 @@ def test_a_decoded_photo_opens_as_a_multiscale_image(tmp_path):
     model = cached_model("bmshj2018-hyperprior")
     image = np.ascontiguousarray(photo("garden_520x777.png")[:, :, :3])
     kw = dict(model=model, progress=False)
-    tilestream.encode(image, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(image, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "plain.zarr", **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.ome.zarr", overviews=True, **kw)  # auto: OME-Zarr
     levels = _read_ome(tmp_path / "o.ome.zarr")
@@ -53,7 +53,7 @@ def test_a_georeferenced_scene_keeps_crs_transforms_and_nodata(tmp_path):
     model = cached_model("bmshj2018-hyperprior")
     src_path = os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif")
     kw = dict(model=model, progress=False)
-    tilestream.encode(src_path, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(src_path, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.zarr", format="ome-zarr", **kw)
     levels = _read_ome(tmp_path / "o.zarr")
     attrs = json.loads((tmp_path / "o.zarr" / "zarr.json").read_text())["attributes"]
@@ -72,7 +72,7 @@ def test_an_ome_zarr_on_object_storage_opens_only_when_complete(tmp_path):
 
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False)
-    tilestream.encode(np.ascontiguousarray(photo("garden_520x777.png")[:256, :256, :3]), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(np.ascontiguousarray(photo("garden_520x777.png")[:256, :256, :3]), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     url = f"memory://ome-{os.getpid()}/o.zarr"
     tilestream.decode(tmp_path / "c.tsz", url, format="ome-zarr", **kw)
     group = zarr.open_group(url, mode="r")
@@ -84,7 +84,7 @@ def test_an_ome_zarr_on_object_storage_opens_only_when_complete(tmp_path):
 def test_what_does_not_fit_says_so(tmp_path):
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False)
-    tilestream.encode(np.ascontiguousarray(photo("garden_520x777.png")[:128, :128, :3]), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(np.ascontiguousarray(photo("garden_520x777.png")[:128, :128, :3]), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     with pytest.raises(TilestreamError, match="--format ome-zarr writes a zarr store: name the output without .tif"):
         tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.tif", format="ome-zarr", **kw)
     with pytest.raises(TilestreamError, match="use --format ome-zarr"):

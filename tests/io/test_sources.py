@@ -29,7 +29,7 @@ def chunk_bytes(path):
 def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ref")
     model = cached_model("bmshj2018-hyperprior")
-    tilestream.encode(photo(IMAGE), tmp / "ref.tsz", model=model, block=64, progress=False)
+    tilestream.encode(photo(IMAGE), tmp / "ref.tsz", model=model, block=64, chunk=64, progress=False)
     return chunk_bytes(tmp / "ref.tsz")
 
 
@@ -61,7 +61,7 @@ def test_all_sources_give_identical_chunk_bitstreams(tmp_path, reference):
     model = cached_model("bmshj2018-hyperprior")
     for label, source in _sources(tmp_path).items():
         out = tmp_path / f"{label.replace(' ', '_')}.tsz"
-        tilestream.encode(source, out, model=model, block=64, progress=False)
+        tilestream.encode(source, out, model=model, block=64, chunk=64, progress=False)
         assert chunk_bytes(out) == reference, label
 
 

@@ -25,7 +25,7 @@ SCENE = Path(__file__).resolve().parents[1] / "data" / "rasters" / "landsat8_uin
 def coded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("xr")
     model = cached_model("mbt2018-mean")
-    tilestream.encode(SCENE, tmp / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(SCENE, tmp / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp / "c.tsz", tmp / "out.tif", model=model, progress=False)
     return tmp, model
 
@@ -56,7 +56,7 @@ def test_a_georeferenced_zarr_output_opens_with_xarray_and_rioxarray(coded, tmp_
 def test_a_zarr_output_without_georeferencing_stays_a_plain_array(tmp_path):
     model = cached_model("mbt2018-mean")
     image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
-    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.zarr", model=model, progress=False)
     assert zarr.open_array(tmp_path / "out.zarr", mode="r").shape == (64, 96, 3)
 
@@ -65,7 +65,7 @@ def test_a_dataarray_input_keeps_georeferencing_and_nodata(coded, tmp_path):
     tmp, model = coded
     da = rioxarray.open_rasterio(SCENE, chunks={"y": 100, "x": 100})  # dask-backed, (band, y, x)
     assert da.rio.nodata == 0
-    tilestream.encode(da, tmp_path / "da.tsz", model=model, block=64, progress=False)
+    tilestream.encode(da, tmp_path / "da.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp_path / "da.tsz", tmp_path / "da.tif", model=model, progress=False)
     with rasterio.open(SCENE) as src, rasterio.open(tmp_path / "da.tif") as out:
         assert out.crs == src.crs and out.transform.almost_equals(src.transform)
@@ -82,7 +82,7 @@ def test_an_xarray_written_zarr_group_is_an_input_with_its_fill_value_as_nodata(
     da.encoding.pop("_FillValue", None)
     da.attrs["_FillValue"] = 0
     da.to_dataset().to_zarr(tmp_path / "in.zarr", zarr_format=3, consolidated=False)
-    tilestream.encode(tmp_path / "in.zarr", tmp_path / "g.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp_path / "in.zarr", tmp_path / "g.tsz", model=model, block=64, chunk=64, progress=False)
     with tilestream.open(tmp_path / "g.tsz", model=model) as img:
         assert img.pixel_format.nodata == 0 and img.pixel_format.channels == 3
     tilestream.decode(tmp_path / "g.tsz", tmp_path / "g.tif", model=model, progress=False)
@@ -113,7 +113,7 @@ def test_nan_marks_nodata_in_float_rasters_through_tiff_zarr_and_dataarray(tmp_p
     with rasterio.open(tmp_path / "nan.tif", "w", **profile) as dst:
         dst.write(band, 1)
     holes = np.isnan(band)
-    tilestream.encode(tmp_path / "nan.tif", tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp_path / "nan.tif", tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     with tilestream.open(tmp_path / "c.tsz", model=model) as img:
         assert np.isnan(img.pixel_format.nodata)
         lo, hi = img.pixel_format.value_range[0]
@@ -128,6 +128,6 @@ def test_nan_marks_nodata_in_float_rasters_through_tiff_zarr_and_dataarray(tmp_p
     da = xr.open_zarr(tmp_path / "out.zarr")["image"]
     assert np.isnan(da.rio.encoded_nodata) or np.isnan(da.rio.nodata)
     np.testing.assert_array_equal(np.isnan(da.values), holes)
-    tilestream.encode(rioxarray.open_rasterio(tmp_path / "nan.tif"), tmp_path / "da.tsz", model=model, block=64, progress=False)
+    tilestream.encode(rioxarray.open_rasterio(tmp_path / "nan.tif"), tmp_path / "da.tsz", model=model, block=64, chunk=64, progress=False)
     with tilestream.open(tmp_path / "da.tsz", model=model) as img:
         assert np.isnan(img.pixel_format.nodata)

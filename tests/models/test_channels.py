@@ -70,7 +70,7 @@ def test_a_four_band_raster_is_one_group_and_decodes_as_compressai_on_the_whole_
     image = tifffile.imread(RGBN)
     assert image.shape == (128, 160, 4) and image.dtype == np.uint8
     torch.save({"state_dict": model.state_dict()}, tmp_path / "c4.pt")
-    tilestream.encode(RGBN, tmp_path / "c.tsz", model="mbt2018-mean", checkpoint=tmp_path / "c4.pt", block=64, progress=False)
+    tilestream.encode(RGBN, tmp_path / "c.tsz", model="mbt2018-mean", checkpoint=tmp_path / "c4.pt", block=64, chunk=64, progress=False)
     with ContainerReader(str(tmp_path / "c.tsz")) as reader:
         assert reader.pixel_format.model_channels == 4
         assert reader.pixel_format.band_groups() == [(0, 1, 2, 3)]
@@ -93,13 +93,13 @@ def test_seven_bands_with_a_four_channel_model_are_two_groups_each_as_coded_alon
     model = four_channel_model("bmshj2018-hyperprior")
     image = tifffile.imread(LANDSAT)
     assert image.shape[-1] == 7
-    tilestream.encode(image, tmp_path / "all.tsz", model=model, block=64, progress=False)
+    tilestream.encode(image, tmp_path / "all.tsz", model=model, block=64, chunk=64, progress=False)
     with ContainerReader(str(tmp_path / "all.tsz")) as reader:
         assert reader.pixel_format.band_groups() == [(0, 1, 2, 3), (4, 5, 6)]
         assert {s.split("/")[0] for s in reader.meta.streams} == {"b0", "b1"}
     every = tilestream.open(tmp_path / "all.tsz", model=model)[:, :]
     for bands in ([0, 1, 2, 3], [4, 5, 6]):
-        tilestream.encode(np.ascontiguousarray(image[..., bands]), tmp_path / "g.tsz", model=model, block=64,
+        tilestream.encode(np.ascontiguousarray(image[..., bands]), tmp_path / "g.tsz", model=model, block=64, chunk=64,
                           progress=False, overwrite=True)
         alone = tilestream.open(tmp_path / "g.tsz", model=model)[:, :]
         np.testing.assert_array_equal(every[..., bands], alone)
@@ -108,7 +108,7 @@ def test_seven_bands_with_a_four_channel_model_are_two_groups_each_as_coded_alon
 def test_a_grayscale_image_with_a_four_channel_model_repeats_its_band(tmp_path):
     model = four_channel_model("bmshj2018-factorized")
     gray = tifffile.imread(RGBN)[..., 3]
-    tilestream.encode(gray, tmp_path / "g.tsz", model=model, block=64, progress=False)
+    tilestream.encode(gray, tmp_path / "g.tsz", model=model, block=64, chunk=64, progress=False)
     decoded = tilestream.open(tmp_path / "g.tsz", model=model)[:, :]
     assert decoded.shape == gray.shape and decoded.dtype == np.uint8
 

@@ -33,7 +33,7 @@ def _same_but_ties(pixels: np.ndarray, ref: np.ndarray) -> None:
 
 def _encode_decode(tmp_path, src, model, batch, tag, **kwargs):
     out = tmp_path / f"{tag}-b{batch}.tsz"
-    tilestream.encode(src, out, model=model, block=64, progress=False, batch=batch, **kwargs)
+    tilestream.encode(src, out, model=model, block=64, chunk=64, progress=False, batch=batch, **kwargs)
     constant.COUNTS.clear()
     tilestream.decode(out, tmp_path / f"{tag}-b{batch}.tif", model=model, progress=False, batch=batch)
     computed = constant.COUNTS[("g_s", "computed")]
@@ -80,7 +80,7 @@ def test_the_default_model_batched_equals_unbatched_on_the_default_backend(tmp_p
     runs = []
     for batch in (1, 6):
         out = tmp_path / f"d{batch}.tsz"
-        tilestream.encode(src, out, block=128, progress=False, batch=batch)
+        tilestream.encode(src, out, block=128, chunk=128, progress=False, batch=batch)
         tilestream.decode(out, tmp_path / f"d{batch}.tif", progress=False, batch=batch)
         runs.append((_elements(out), tifffile.imread(tmp_path / f"d{batch}.tif")))
     assert runs[0][0] == runs[1][0]

@@ -174,7 +174,7 @@ def test_cli_encodes_and_decodes_from_and_to_s3_on_a_dask_cluster(s3, cluster, w
     fs.put_file(str(tmp / "in.tif"), f"{BUCKET}/in.tif")
     opts = ["--model", "mbt2018-mean", "--checkpoint", str(ckpt), "--quiet"]
 
-    enc = _cli(env, "encode", f"s3://{BUCKET}/in.tif", f"s3://{BUCKET}/c.tsz", "--block", "64",
+    enc = _cli(env, "encode", f"s3://{BUCKET}/in.tif", f"s3://{BUCKET}/c.tsz", "--block", "64", "--chunk", "64",
                "--scheduler", cluster.address, *opts)
     assert enc.returncode == 0, enc.stderr
     dec = _cli(env, "decode", f"s3://{BUCKET}/c.tsz", f"s3://{BUCKET}/out.tif", "--scheduler", cluster.address,
@@ -183,7 +183,7 @@ def test_cli_encodes_and_decodes_from_and_to_s3_on_a_dask_cluster(s3, cluster, w
     assert "Traceback" not in enc.stderr + dec.stderr
 
     # the same job on local threads and local files: the same chunks, the same pixels
-    tilestream.encode(tmp / "in.tif", tmp / "local.tsz", model=model, block=64, progress=False)
+    tilestream.encode(tmp / "in.tif", tmp / "local.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp / "local.tsz", tmp / "local.tif", model=model, progress=False)
     remote = _chunks(f"s3://{BUCKET}/c.tsz")
     assert remote == _chunks(str(tmp / "local.tsz"))
@@ -223,7 +223,7 @@ def test_a_worker_killed_mid_encode_and_mid_decode_changes_no_byte(s3, cluster, 
     tifffile.imwrite(tmp / "big.tif", image, tile=(64, 64))
     fs.put_file(str(tmp / "big.tif"), f"{BUCKET}/big.tif")
     src = f"s3://{BUCKET}/big.tif"
-    tilestream.encode(src, f"s3://{BUCKET}/ref.tsz", model=model, block=64, progress=False, scheduler=cluster.client)
+    tilestream.encode(src, f"s3://{BUCKET}/ref.tsz", model=model, block=64, chunk=64, progress=False, scheduler=cluster.client)
     reference = _chunks(f"s3://{BUCKET}/ref.tsz")
 
     import json
@@ -236,7 +236,7 @@ def test_a_worker_killed_mid_encode_and_mid_decode_changes_no_byte(s3, cluster, 
         return attrs.get("progress", {}).get("step", -1) >= 2
 
     encode = lambda: tilestream.encode(  # noqa: E731
-        src, f"s3://{BUCKET}/killed.tsz", model=model, block=64, progress=False, scheduler=cluster.client)
+        src, f"s3://{BUCKET}/killed.tsz", model=model, block=64, chunk=64, progress=False, scheduler=cluster.client)
     fs.invalidate_cache()
     _run_killing(cluster, encode, progressed, "w1")
     assert cluster.running() == 1

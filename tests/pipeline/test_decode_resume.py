@@ -74,7 +74,7 @@ def _pixels(path) -> np.ndarray:
 def test_an_interrupted_decode_resumes_to_identical_pixels(name, ext, tmp_path, monkeypatch):
     model = cached_model(name)
     kw = dict(model=model, progress=False, num_workers=1)
-    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / f"ref{ext}", **kw)
     reference = _pixels(tmp_path / f"ref{ext}")
     assert reference.std() > 10  # a real picture, not a flat decode
@@ -111,7 +111,7 @@ def test_a_georeferenced_zarr_decode_resumes(tmp_path, monkeypatch):
     model = cached_model("bmshj2018-hyperprior")
     src = os.path.join(RASTERS, "landsat8_uint16_3band_256x320.tif")
     kw = dict(model=model, progress=False, num_workers=1)
-    tilestream.encode(src, tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(src, tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "ref.zarr", **kw)
     with monkeypatch.context() as m:
         _interrupt_after(m, 2)
@@ -132,7 +132,7 @@ def test_a_band_interleaved_tiff_decode_resumes(tmp_path, monkeypatch):
     tifffile.imwrite(tmp_path / "planar.tif", np.ascontiguousarray(bands), photometric="minisblack", planarconfig="separate", tile=(64, 64))
     model = cached_model("bmshj2018-hyperprior")
     kw = dict(model=model, progress=False, num_workers=1)
-    tilestream.encode(tmp_path / "planar.tif", tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(tmp_path / "planar.tif", tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "ref.tif", **kw)
     with monkeypatch.context() as m:
         _interrupt_after(m, 2)
@@ -151,7 +151,7 @@ def test_a_decode_to_object_storage_resumes(tmp_path, monkeypatch):
 
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False, num_workers=1)
-    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "ref.zarr", **kw)
     url = f"memory://resume-{os.getpid()}/o.zarr"
     with monkeypatch.context() as m:
@@ -175,7 +175,7 @@ def test_a_decode_to_object_storage_resumes(tmp_path, monkeypatch):
 def test_what_cannot_be_resumed_says_so(tmp_path, monkeypatch):
     model = cached_model("bmshj2018-factorized")
     kw = dict(model=model, progress=False, num_workers=1)
-    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, **kw)
+    tilestream.encode(_tall(), tmp_path / "c.tsz", block=64, chunk=64, **kw)
     with pytest.raises(TilestreamError, match="a TIFF on object storage .* cannot be resumed"):
         tilestream.decode(tmp_path / "c.tsz", f"memory://resume-{os.getpid()}/o.tif", resume=True, **kw)
     with pytest.raises(TilestreamError, match="--resume applies to whole-image decodes"):
@@ -191,7 +191,7 @@ def test_what_cannot_be_resumed_says_so(tmp_path, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             tilestream.decode(tmp_path / "c.tsz", tmp_path / "o.zarr", **kw)
     other = cached_model("bmshj2018-hyperprior")
-    tilestream.encode(_tall(), tmp_path / "d.tsz", block=64, **{**kw, "model": other})
+    tilestream.encode(_tall(), tmp_path / "d.tsz", block=64, chunk=64, **{**kw, "model": other})
     with pytest.raises(TilestreamError, match="started from another container"):
         tilestream.decode(tmp_path / "d.tsz", tmp_path / "o.zarr", resume=True, **{**kw, "model": other})
     assert (tmp_path / "o.zarr.partial").is_dir()  # still there to be resumed rightly
@@ -206,7 +206,7 @@ def test_kill_9_then_resume_a_decode_through_the_cli(tmp_path):
     weights = ["--checkpoint", str(tmp_path / "w.pt")]
     cli = [sys.executable, "-m", "tilestream"]
     subprocess.run([*cli, "encode", str(tmp_path / "in.tif"), str(tmp_path / "c.tsz"), "--model", "mbt2018-mean", *weights,
-                    "--block", "64", "--quiet"],
+                    "--block", "64", "--chunk", "64", "--quiet"],
                    check=True, capture_output=True, timeout=600)
     decode = [*cli, "decode", str(tmp_path / "c.tsz")]
     subprocess.run([*decode, str(tmp_path / "ref.zarr"), *weights, "--quiet"], check=True, capture_output=True, timeout=600)

@@ -28,7 +28,7 @@ def coded(tmp_path_factory):
     model = cached_model("mbt2018-mean")
     torch.save(model.state_dict(), tmp / "weights.pt")  # so that the CLI can decode it too
     tilestream.encode(photo("ladybird_213x317.png"), tmp / "c.tsz", model="mbt2018-mean",
-                      checkpoint=tmp / "weights.pt", block=64, progress=False)
+                      checkpoint=tmp / "weights.pt", block=64, chunk=64, progress=False)
     tilestream.decode(tmp / "c.tsz", tmp / "full.tif", model=model, progress=False)
     return tmp / "c.tsz", model, tifffile.imread(tmp / "full.tif")
 

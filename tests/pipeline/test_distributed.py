@@ -41,20 +41,20 @@ def test_local_cluster_matches_threaded_run_byte_for_byte(tmp_path, name):
     model = cached_model(name)
     image = photo("garden_520x777.png")
     tifffile.imwrite(tmp_path / "in.tif", image, tile=(128, 128), photometric="rgb")
-    tilestream.encode(tmp_path / "in.tif", tmp_path / "threads.tsz", model=model, block=128, progress=False)
+    tilestream.encode(tmp_path / "in.tif", tmp_path / "threads.tsz", model=model, block=128, chunk=128, progress=False)
     tilestream.decode(tmp_path / "threads.tsz", tmp_path / "threads.tif", model=model, progress=False)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster, distributed.Client(cluster) as client:
         tilestream.encode(
-            tmp_path / "in.tif", tmp_path / "cluster.tsz", model=model, block=128, scheduler=client, progress=False
+            tmp_path / "in.tif", tmp_path / "cluster.tsz", model=model, block=128, chunk=128, scheduler=client, progress=False
         )
         tilestream.decode(
             tmp_path / "cluster.tsz", tmp_path / "cluster.tif", model=model, scheduler=client, progress=False
         )
         if name == "mbt2018-mean":  # batched tasks on the cluster: a future per row piece
             tilestream.encode(
-                tmp_path / "in.tif", tmp_path / "batched.tsz", model=model, block=128, scheduler=client, progress=False, batch=3
+                tmp_path / "in.tif", tmp_path / "batched.tsz", model=model, block=128, chunk=128, scheduler=client, progress=False, batch=3
             )
             tilestream.decode(
                 tmp_path / "batched.tsz", tmp_path / "batched.tif", model=model, scheduler=client, progress=False, batch=3
@@ -83,7 +83,7 @@ def test_scheduler_processes_decodes_a_serial_context_in_worker_processes(tmp_pa
     # the serial context's tiles run in two local worker processes (no GIL shared)
     model = cached_model("mbt2018")
     image = photo("garden_520x777.png")[:256, :384]
-    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=128, progress=False)
+    tilestream.encode(image, tmp_path / "c.tsz", model=model, block=128, chunk=128, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "threads.tif", model=model, progress=False)
     tilestream.decode(
         tmp_path / "c.tsz", tmp_path / "procs.tif", model=model, progress=False, scheduler="processes", num_workers=2

@@ -42,7 +42,7 @@ def decode_steps(request, tmp_path_factory):
     name = request.param
     model = cached_model(name)
     path = tmp_path_factory.mktemp(name) / "c.tsz"
-    tilestream.encode(photo("ladybird_213x317.png"), path, model=model, block=64, progress=False)
+    tilestream.encode(photo("ladybird_213x317.png"), path, model=model, block=64, chunk=64, progress=False)
     reader = tilestream.container.ContainerReader(str(path))
     ctx = pipeline.coded_context(reader, model)
     rows, cols = ctx.layout.grid_shape

@@ -27,7 +27,7 @@ def coded(request, tmp_path_factory):
     name = request.param
     tmp = tmp_path_factory.mktemp(name)
     model = cached_model(name)
-    tilestream.encode(photo("ladybird_213x317.png"), tmp / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(photo("ladybird_213x317.png"), tmp / "c.tsz", model=model, block=64, chunk=64, progress=False)
     tilestream.decode(tmp / "c.tsz", tmp / "full.tif", model=model, progress=False)
     return tilestream.open(tmp / "c.tsz", model=model), tifffile.imread(tmp / "full.tif")
 

@@ -80,7 +80,7 @@ def _count_g_a(monkeypatch) -> list[tuple[int, int]]:
 def test_an_interrupted_encode_resumes_to_identical_chunks(name, tmp_path, monkeypatch):
     model = cached_model(name)
     image = _image()
-    kw = dict(model=model, block=64, progress=False, num_workers=1)
+    kw = dict(model=model, block=64, chunk=64, progress=False, num_workers=1)
     tilestream.encode(image, tmp_path / "ref.tsz", **kw)
     reference = _elements(tmp_path / "ref.tsz")
     nonzero = sum(len(v) > 8 for v in reference.values())
@@ -111,7 +111,7 @@ def test_resume_skips_finished_rows_redoes_a_damaged_chunk_and_refuses_another_s
     model = cached_model("bmshj2018-hyperprior")
     tall = np.concatenate([photo("garden_520x777.png")[:512], photo("garden_520x777.png")[:512, ::-1]])
     image = np.ascontiguousarray(tall[:, :256])  # 16 x 4 blocks: one row per wavefront step
-    kw = dict(model=model, block=64, progress=False, num_workers=1)
+    kw = dict(model=model, block=64, chunk=64, progress=False, num_workers=1)
     tilestream.encode(image, tmp_path / "ref.tsz", **kw)
     reference = _elements(tmp_path / "ref.tsz")
     out = tmp_path / "c.tsz"
@@ -158,7 +158,7 @@ def test_a_serial_context_resumes_from_its_saved_state(tmp_path, monkeypatch):
     is ignored: the resume then recomputes every earlier row, with the same bytes."""
     model = cached_model("mbt2018")
     image = _tall()
-    kw = dict(model=model, block=64, progress=False, num_workers=1)
+    kw = dict(model=model, block=64, chunk=64, progress=False, num_workers=1)
     tilestream.encode(image, tmp_path / "ref.tsz", **kw)
     reference = _elements(tmp_path / "ref.tsz")
     partial = tmp_path / "c.tsz.partial"
@@ -201,7 +201,7 @@ def test_a_source_changed_between_the_sampled_windows_is_refused(kind, tmp_path,
     its whole content and a zarr array by its chunk files, so a change there is caught."""
     model = cached_model("bmshj2018-factorized")
     image = _tall()  # 1024 rows: the sampled windows start every 137 rows, 64 high
-    kw = dict(model=model, block=64, progress=False, num_workers=1)
+    kw = dict(model=model, block=64, chunk=64, progress=False, num_workers=1)
 
     def source(img):
         if kind == "numpy":
@@ -229,10 +229,10 @@ def test_a_source_changed_between_the_sampled_windows_is_refused(kind, tmp_path,
 def test_nothing_to_resume_is_one_line(tmp_path):
     model = cached_model("bmshj2018-factorized")
     with pytest.raises(TilestreamError, match="nothing to resume: no partial container"):
-        tilestream.encode(_image(), tmp_path / "c.tsz", model=model, block=64, progress=False, resume=True)
-    tilestream.encode(_image(), tmp_path / "done.tsz", model=model, block=64, progress=False)
+        tilestream.encode(_image(), tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False, resume=True)
+    tilestream.encode(_image(), tmp_path / "done.tsz", model=model, block=64, chunk=64, progress=False)
     with pytest.raises(TilestreamError, match="no partial container"):
-        tilestream.encode(_image(), tmp_path / "done.tsz", model=model, block=64, progress=False, resume=True)
+        tilestream.encode(_image(), tmp_path / "done.tsz", model=model, block=64, chunk=64, progress=False, resume=True)
 
 
 def test_kill_9_then_resume_through_the_cli(tmp_path):
@@ -241,7 +241,7 @@ def test_kill_9_then_resume_through_the_cli(tmp_path):
     torch.save(model.state_dict(), tmp_path / "w.pt")
     tifffile.imwrite(tmp_path / "in.tif", photo("garden_520x777.png"), tile=(64, 64))
     base = [sys.executable, "-m", "tilestream", "encode", str(tmp_path / "in.tif")]
-    opts = ["--model", "mbt2018-mean", "--checkpoint", str(tmp_path / "w.pt"), "--block", "64", "--quiet"]
+    opts = ["--model", "mbt2018-mean", "--checkpoint", str(tmp_path / "w.pt"), "--block", "64", "--chunk", "64", "--quiet"]
     subprocess.run([*base, str(tmp_path / "ref.tsz"), *opts], check=True, capture_output=True, timeout=600)
     reference = _elements(tmp_path / "ref.tsz")
 

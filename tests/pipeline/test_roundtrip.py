@@ -34,7 +34,7 @@ def check_roundtrip(tmp_path, name, image_name, block):
     model = cached_model(name)
     image = photo(image_name)
     src = write_tiff(tmp_path / "in.tif", image, tile=(64, 64))
-    result = tilestream.encode(src, tmp_path / "c.tsz", model=model, block=block, progress=False)
+    result = tilestream.encode(src, tmp_path / "c.tsz", model=model, block=block, chunk=block, progress=False)
     tilestream.decode(tmp_path / "c.tsz", tmp_path / "out.tif", model=model, progress=False)
     decoded = tifffile.imread(tmp_path / "out.tif")
     ref_pixels, ref_bytes, y_hat_ref = compressai_reference(model, image, ALIGN[name])

@@ -29,7 +29,7 @@ def test_encoder_reads_one_block_plus_halo_at_a_time(tmp_path):
     image = photo("garden_520x777.png")
     source = CountingSource(image)
     block = 128
-    tilestream.encode(source, tmp_path / "c.tsz", model=model, block=block, progress=False)
+    tilestream.encode(source, tmp_path / "c.tsz", model=model, block=block, chunk=block, progress=False)
     before, after = transform_overlap(model.g_a, "g_a")["halo"]
     largest = max(h * w for h, w in source.reads)
     assert largest <= (block + before + after) ** 2
@@ -43,7 +43,7 @@ def test_encoder_reads_one_block_plus_halo_at_a_time(tmp_path):
 
 def test_decoder_yields_blocks_never_the_whole_image(tmp_path):
     model = cached_model("mbt2018-mean")
-    tilestream.encode(photo("garden_520x777.png"), tmp_path / "c.tsz", model=model, block=128, progress=False)
+    tilestream.encode(photo("garden_520x777.png"), tmp_path / "c.tsz", model=model, block=128, chunk=128, progress=False)
     from tilestream.container import ContainerReader
     from tilestream.pipeline import coded_context, decode_blocks
 

@@ -37,7 +37,7 @@ def test_cli_train_writes_a_usable_checkpoint_and_resumes(tmp_path, capsys):
     model = ModelSpec("mbt2018-mean", checkpoint=str(out)).build()
     assert model.gaussian_conditional._quantized_cdf.numel() > 0
     tilestream.encode(photo("cups_190x250.png"), tmp_path / "c.tsz", model="mbt2018-mean",
-                      checkpoint=out, block=64, progress=False)
+                      checkpoint=out, block=64, chunk=64, progress=False)
     decoded = tilestream.open(tmp_path / "c.tsz", model="mbt2018-mean", checkpoint=out)[:, :]
     assert decoded.shape == (190, 250, 3)
 
@@ -112,7 +112,7 @@ def test_cli_trains_a_four_channel_model_on_a_4_band_raster_and_codes_it(tmp_pat
     model = ModelSpec("mbt2018-mean", checkpoint=str(out)).build()  # channels from the weights alone
     assert model_channels(model) == 4 and model.gaussian_conditional._quantized_cdf.numel() > 0
     assert main(["encode", str(RGBN), str(tmp_path / "c.tsz"), "--model", "mbt2018-mean", "--checkpoint",
-                 str(out), "--block", "64"]) == 0
+                 str(out), "--block", "64", "--chunk", "64"]) == 0
     with ContainerReader(str(tmp_path / "c.tsz")) as reader:
         assert reader.pixel_format.band_groups() == [(0, 1, 2, 3)]
     assert main(["decode", str(tmp_path / "c.tsz"), str(tmp_path / "d.tif"), "--checkpoint", str(out)]) == 0
@@ -149,7 +149,7 @@ def test_crops_of_a_wide_multiband_raster_are_groups_mapped_as_the_encoder_maps_
     # the encoder's own mapping: value ranges, nodata and its fill, band groups
     model = small_model("bmshj2018-factorized", channels=4)
     model.update(force=True)
-    tilestream.encode(path, tmp_path / "c.tsz", model=model, block=64, progress=False)
+    tilestream.encode(path, tmp_path / "c.tsz", model=model, block=64, chunk=64, progress=False)
     with ContainerReader(str(tmp_path / "c.tsz")) as reader:
         assert reader.pixel_format == fmt
     assert fmt.nodata == 0 and fmt.band_groups() == [(0, 1, 2, 3), (4, 5, 6)]

@@ -6,7 +6,7 @@ Nothing in this package imports torch or dask.
 from tilestream.geometry.axis import AxisOp, Pointwise
 from tilestream.geometry.conv import Conv
 from tilestream.geometry.graph import Node, SpatialGraph
-from tilestream.geometry.grid import BlockGrid, normalise_block
+from tilestream.geometry.grid import BlockGrid, normalise_block, split_window
 from tilestream.geometry.halo import AxisHalo, LayerHalo, axis_halo, paper_conv_chain
 from tilestream.geometry.interval import Interval, Window
 from tilestream.geometry.layout import CodecLayout
@@ -31,4 +31,5 @@ __all__ = [
     "axis_halo",
     "normalise_block",
     "paper_conv_chain",
+    "split_window",
 ]

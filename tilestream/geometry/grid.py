@@ -7,6 +7,8 @@
 Window(y=Interval(start=4, stop=5), x=Interval(start=4, stop=7))
 >>> sorted(g.touching(Window.from_bounds(1, 3, 3, 5)))
 [(0, 0), (0, 1), (1, 0), (1, 1)]
+>>> [w.shape for w in split_window(Window.from_bounds(2, 9, 0, 4), 4)]
+[(2, 4), (4, 4), (1, 4)]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tilestream.errors import GeometryError
 from tilestream.geometry.axis import ceildiv
 from tilestream.geometry.interval import Interval, Window
 
-__all__ = ["BlockGrid", "normalise_block"]
+__all__ = ["BlockGrid", "normalise_block", "split_window"]
 
 
 def normalise_block(block: int | tuple[int, int]) -> tuple[int, int]:
@@ -86,3 +88,24 @@ class BlockGrid:
         for i in range(clipped.y.start // by, ceildiv(clipped.y.stop, by)):
             for j in range(clipped.x.start // bx, ceildiv(clipped.x.stop, bx)):
                 yield (i, j)
+
+
+def split_window(window: Window, tile: int) -> list[Window]:
+    """``window`` cut by the global grid of ``tile``-sample squares (lines at multiples of
+    ``tile``), row-major: the pieces a transform runs one at a time inside a larger chunk.
+
+    Parameters
+    ----------
+    window : Window
+        A non-empty window.
+    tile : int
+        Side of the global grid's squares.
+    """
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise GeometryError(f"tile must be a positive int, got {tile!r}")
+
+    def cuts(span: Interval) -> list[Interval]:
+        edges = [span.start, *range((span.start // tile + 1) * tile, span.stop, tile), span.stop]
+        return [Interval(a, b) for a, b in zip(edges, edges[1:])]
+
+    return [Window(ys, xs) for ys in cuts(window.y) for xs in cuts(window.x)]

@@ -413,6 +413,7 @@ def decode_filling(
     storage_options: dict[str, Any] | None = None,
     stderr: Any = None,
     sink_options: dict[str, Any] | None = None,
+    block: int | None = None,
 ) -> Decoded:
     """Decode a container, filling the pixels that depend on damaged chunks.
 
@@ -439,7 +440,7 @@ def decode_filling(
     location = prepare_output(output, overwrite, storage_options)
     out = getattr(location, "url", location)
     with ContainerReader(container, storage_options) as reader:
-        base = coded_context(reader, model, checkpoint, device)
+        base = coded_context(reader, model, checkpoint, device, block)
         masks = frozenset(d.index for d in found.damaged if d.stream == MASK_STREAM)
         ctx = FillingContext(**{f: getattr(base, f) for f in base.__dataclass_fields__}, damaged_masks=masks)
         meta = reader.meta

@@ -22,7 +22,7 @@ from tilestream.models.spec import ModelSpec, WeightsError, spec_for
 from tilestream.errors import TilestreamError
 from tilestream.pipeline.journal import Journal
 from tilestream.pipeline.resume import pack_state, unpack_state
-from tilestream.pipeline.runtime import progress_bar, resolve_batch, resolve_device, runner, wavefront_band
+from tilestream.pipeline.runtime import DEFAULT_BLOCK, check_block, progress_bar, resolve_batch, resolve_device, runner, wavefront_band
 from tilestream.pipeline.stages import decode_stages
 from tilestream.schedule import wavefront
 from tilestream.storage import Location
@@ -56,7 +56,8 @@ def _spec(reader: ContainerReader, model: nn.Module | str | None, checkpoint: An
 
 
 def coded_context(
-    reader: ContainerReader, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None
+    reader: ContainerReader, model: nn.Module | str | None = None, checkpoint: Any = None, device: Any = None,
+    block: int | None = None,
 ) -> CodecContext:
     """The task context for decoding ``reader``'s container: its weights (checked against
     the SHA-256 it records), layout, pixel format and device.
@@ -70,19 +71,26 @@ def coded_context(
         model object, or a checkpoint for the recorded model name).
     device : str, optional
         Torch device for decoding (default CPU).
+    block : int, optional
+        Transform block in pixels: ``g_s`` runs over a chunk this many pixels at a time
+        (default 512; any multiple of 64, whatever block the encoder used).
 
     Raises
     ------
     WeightsError
         If the weights differ from the container's.
     """
+    block = check_block(DEFAULT_BLOCK if block is None else block)
     meta = reader.meta
     spec = _spec(reader, model, checkpoint)
     layout = CodecLayout(meta.image_shape, meta.block, align=meta.align)
     if layout.padded_shape != meta.padded_shape or layout.grid_shape != meta.grid_shape:
         raise ContainerError(f"{reader.path!r} has an inconsistent layout; re-encode it")
     guard = EntropyGuard.from_attrs(meta.entropy_guard)  # None for containers before 1.4
-    return CodecContext(spec, layout, resolve_device(device), None, reader.location, reader.pixel_format, guard=guard)
+    return CodecContext(
+        spec, layout, resolve_device(device), None, reader.location, reader.pixel_format, guard=guard,
+        block=block if block < meta.block else None,
+    )
 
 
 def decode_blocks(
@@ -152,6 +160,7 @@ def decode(
     compress: str = "deflate",
     resampling: str = "average",
     batch: int | None = None,
+    block: int | None = None,
 ) -> str:
     """Decode a container into a tiled BigTIFF (``.tif``/``.tiff``) or a zarr array.
 
@@ -209,6 +218,10 @@ def decode(
     batch : int, optional
         Image blocks of a row that ``g_s`` runs as one forward pass (default 1 on the
         CPU, 4 on a GPU); the pixels are the same whatever the batch.
+    block : int, optional
+        Transform block in pixels, a multiple of 64 (default 512): ``g_s`` runs one block
+        and its halo at a time, which bounds its memory; the pixels are the same whatever
+        the block (up to ties of rounding).
 
     Returns
     -------
@@ -220,6 +233,7 @@ def decode(
     from tilestream.pipeline.region import region_tiles, region_window
 
     resolve_batch(batch, "cpu")  # a malformed batch fails before anything is written
+    check_block(DEFAULT_BLOCK if block is None else block)
     kind = output_format(output, format, overviews)
     sink_options = dict(fmt=kind, compress=compress, resampling=resampling)
     if check_on_damage(on_damage) == "fill":
@@ -228,7 +242,7 @@ def decode(
         return decode_filling(
             container, output, damage_report=damage_report, model=model, checkpoint=checkpoint, device=device,
             scheduler=scheduler, overwrite=overwrite, progress=progress, region=region,
-            num_workers=num_workers, storage_options=storage_options, sink_options=sink_options,
+            num_workers=num_workers, storage_options=storage_options, sink_options=sink_options, block=block,
         )
 
     if resume:
@@ -238,18 +252,19 @@ def decode(
     location = prepare_output(output, overwrite or resume, storage_options)  # resume: checked above
     out = location.url
     with ContainerReader(container, storage_options) as reader:
-        ctx = coded_context(reader, model, checkpoint, device)
+        ctx = coded_context(reader, model, checkpoint, device, block)
         block = reader.meta.block
         metadata = dict(reader.meta.source_metadata)
         if region is not None:
             window = region_window(region, reader.meta.image_shape)
             if "geotiff" in metadata:
                 metadata["geotiff"] = geotiff.for_region(metadata["geotiff"], window.y.start, window.x.start)
+            tile = ctx.block or block  # a region is synthesised one transform block at a time
             blocks = region_tiles(
-                ctx, window, block, scheduler=scheduler, progress=progress, num_workers=num_workers
+                ctx, window, tile, scheduler=scheduler, progress=progress, num_workers=num_workers
             )
             shape = window.shape
-            sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata, **sink_options).consume(blocks)
+            sink_for(location, shape, ctx.pixel_format, tile, reader.meta.source_layout, metadata, **sink_options).consume(blocks)
             return out
         shape = reader.meta.image_shape
         sink = sink_for(location, shape, ctx.pixel_format, block, reader.meta.source_layout, metadata, **sink_options)

@@ -88,10 +88,12 @@ def decode_region(
     """
     lay = ctx.layout
     out = np.empty((*window.shape, ctx.pixel_format.channels), ctx.pixel_format.dtype)
-    if window.y.size * window.x.size <= lay.block * lay.block:
+    block = ctx.block or lay.block  # the transform block
+    if window.y.size * window.x.size <= block * block:
         parts = [window]  # one synthesis: no halo paid per block the region touches
     else:  # a large region: synthesised block by block, each within a block's memory
-        parts = [lay.image_window(bi, bj).intersect(window) for bi, bj in lay.image_grid.touching(window)]
+        grid = BlockGrid(lay.padded_shape, (block, block))
+        parts = [grid.window(bi, bj).intersect(window) for bi, bj in grid.touching(window)]
     pixels = _pixels(ctx, parts, run or Runner(), group=len(parts), stats=stats, cache=cache)
     for part, values in zip(parts, pixels):
         dst = part.to_slices(window)

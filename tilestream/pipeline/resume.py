@@ -108,11 +108,13 @@ def source_digest(src: Source) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(meta: ContainerMeta, src: Source) -> str:
-    """What an encode's output depends on: its metadata (without the writing release) and
-    its source's pixels."""
+def fingerprint(meta: ContainerMeta, src: Source, block: int | None = None) -> str:
+    """What an encode's output depends on: its metadata (without the writing release), its
+    source's pixels and the transform ``block`` when it is smaller than the chunk."""
     attrs = meta.to_attrs()
     attrs.pop("tilestream_version", None)
+    if block is not None and block != meta.block:
+        attrs["transform_block"] = block
     text = json.dumps(attrs, sort_keys=True, default=str)
     return hashlib.sha256((text + source_digest(src)).encode()).hexdigest()
 
