@@ -21,7 +21,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from common import save_json
-from cuda_benchmark import chunk_elements, differ, load_photo
+from cuda_benchmark import differ, load_photo
+
+from tilestream.testing import container_chunks
 
 
 def main() -> None:
@@ -42,12 +44,12 @@ def main() -> None:
             enc, dec = [], []
             for _ in range(args.repeat):
                 t = time.perf_counter()
-                tilestream.encode(image, tmp / f"b{batch}.tsz", block=block, batch=batch, progress=False, overwrite=True)
+                tilestream.encode(image, tmp / f"b{batch}.tsz", block=block, chunk=block, batch=batch, progress=False, overwrite=True)
                 enc.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 tilestream.decode(tmp / f"b{batch}.tsz", tmp / f"b{batch}.tif", batch=batch, progress=False, overwrite=True)
                 dec.append(time.perf_counter() - t)
-            chunks, pixels = chunk_elements(tmp / f"b{batch}.tsz"), tifffile.imread(tmp / f"b{batch}.tif")
+            chunks, pixels = container_chunks(tmp / f"b{batch}.tsz"), tifffile.imread(tmp / f"b{batch}.tif")
             if ref is None:
                 ref = (chunks, pixels)
             mpix = image.shape[0] * image.shape[1] / 1e6

@@ -12,8 +12,12 @@ analytic MAC overhead of recomputing halos.
 Zoo channel configurations (quality 1; default configuration outside the zoo) with random
 weights rescaled so latents spread over several units (no trained weights offline).
 
-Usage: python benchmarks/blockwise_vs_full.py [--quick]
-Writes benchmarks/results/blockwise_vs_full[_quick].json.
+Every block is its own entropy chunk (``chunk=block``), as the tables were first measured;
+``--chunk 1024`` measures blocks up to 1024 with that entropy chunk (the default of
+``tilestream encode``) into blockwise_vs_full_chunk1024.json.
+
+Usage: python benchmarks/blockwise_vs_full.py [--quick] [--chunk N]
+Writes benchmarks/results/blockwise_vs_full[_quick|_chunkN].json.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", help="only these families (merged into the existing results)")
     parser.add_argument("--images", nargs="*", help="only these images (2K, 4K; merged into the existing results)")
     parser.add_argument("--repeat", type=int, default=1, help="time each run N times and keep the fastest")
+    parser.add_argument("--chunk", type=int, default=None, help="entropy chunk in px (default: one chunk per block)")
     args = parser.parse_args()
     if args.quick:
         images = {"2K": load_image(96, 160), "4K": mosaic_4k(True)}
@@ -81,8 +86,11 @@ def main() -> None:
     else:
         images = {"2K": load_image(1080, 2048), "4K": mosaic_4k(False)}
         blocks, exact_blocks = (256, 512, 1024), (256, 512)
+    if args.chunk is not None:
+        blocks = tuple(b for b in blocks if b <= args.chunk and args.chunk % b == 0)
     rows = []
-    out = HERE / "results" / ("blockwise_vs_full_quick.json" if args.quick else "blockwise_vs_full.json")
+    tag = "_quick" if args.quick else (f"_chunk{args.chunk}" if args.chunk is not None else "")
+    out = HERE / "results" / f"blockwise_vs_full{tag}.json"
     kept = []
     if (args.families or args.images) and out.exists():  # keep the rows not rerun
         kept = [
@@ -114,15 +122,15 @@ def main() -> None:
                     t_enc = t_dec = float("inf")
                     for _ in range(args.repeat):
                         t0 = time.perf_counter()
-                        res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, progress=False, overwrite=True)
+                        res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, chunk=args.chunk or block, progress=False, overwrite=True)
                         t_enc = min(t_enc, time.perf_counter() - t0)
                         t0 = time.perf_counter()
-                        tilestream.decode(f"{tmp}/c.tsz", f"{tmp}/o.tif", model=model, progress=False, overwrite=True)
+                        tilestream.decode(f"{tmp}/c.tsz", f"{tmp}/o.tif", model=model, progress=False, overwrite=True, block=block)
                         t_dec = min(t_dec, time.perf_counter() - t0)
                     decoded = tifffile.imread(f"{tmp}/o.tif")
                     row = {
                         "family": family, "model": name, "quality": quality, "image": size, "source": source,
-                        "shape": list(image.shape[:2]), "block": block, "repeat": args.repeat,
+                        "shape": list(image.shape[:2]), "block": block, "chunk": args.chunk or block, "repeat": args.repeat,
                         "encode_s": t_enc, "decode_s": t_dec,
                         "compressai_encode_s": ref["encode_s"], "compressai_decode_s": ref["decode_s"],
                         "encode_mpix_s": mpix / t_enc, "decode_mpix_s": mpix / t_dec,

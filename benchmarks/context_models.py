@@ -112,7 +112,7 @@ def main() -> None:
         ref = compressai_run(model, image)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, progress=False)
+            res = tilestream.encode(image, f"{tmp}/c.tsz", model=model, block=block, chunk=block, progress=False)
             t_enc = time.perf_counter() - t0
             t0 = time.perf_counter()
             tilestream.decode(f"{tmp}/c.tsz", f"{tmp}/out.tif", model=model, progress=False)

@@ -119,25 +119,6 @@ def compressai_full(model: torch.nn.Module, image: np.ndarray, device: str) -> d
     return {"pixels": pixels, "bytes": nbytes, "encode_s": t_enc, "decode_s": t_dec, "encode_mib": enc_mem, "decode_mib": dec_mem}
 
 
-def chunk_elements(path: Path) -> dict:
-    """Every stored chunk of a container folder (framing included)."""
-    from tilestream.container import ContainerReader
-    from tilestream.container.schema import ContainerError
-
-    reader = ContainerReader(str(path))
-    out = {}
-    for s in reader.meta.streams:
-        rows, cols = reader.meta.stream_grids.get(s, reader.meta.grid_shape)
-        for i in range(rows):
-            for j in range(cols):
-                try:
-                    out[(s, i, j)] = reader.read(s, i, j)
-                except ContainerError:
-                    out[(s, i, j)] = None
-    reader.close()
-    return out
-
-
 def ts_run(model, image, tmp: Path, tag: str, device: str, block: int, batch: int, decode_device: str | None = None) -> dict:
     """tilestream encode + decode (to a TIFF) on ``device``; times, peak memory, pixels."""
     import tifffile
@@ -193,6 +174,8 @@ def main() -> None:
     parser.add_argument("--no-gigapixel", action="store_true")
     parser.add_argument("--gigapixel-size", type=int, default=None)
     args = parser.parse_args()
+    from tilestream.testing import container_chunks
+
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         print("cuda_benchmark: no CUDA device here; nothing measured")
@@ -223,7 +206,7 @@ def main() -> None:
             one = ts_run(model, two_k, tmp, "one", device, block, 1)
             four = ts_run(model, two_k, tmp, "four", device, block, 4)
             cpu = ts_run(model, two_k, tmp, "cpu", device, block, 1, decode_device="cpu") if device != "cpu" else None
-            same_chunks = chunk_elements(one["container"]) == chunk_elements(four["container"])
+            same_chunks = container_chunks(one["container"]) == container_chunks(four["container"])
             row = {
                 "model": label, "image": list(two_k.shape[:2]), "block": block,
                 "blockwise_vs_full_pixels": differ(one["pixels"], ref["pixels"]),

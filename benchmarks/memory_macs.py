@@ -62,7 +62,7 @@ base = rss_kib()
 resource.setrlimit(resource.RLIMIT_AS, (20 * 2**30, 20 * 2**30))
 t = time.perf_counter()
 if job == "encode":
-    tilestream.encode(path, out, block=block, overwrite=True, progress=False, **enc_kw)
+    tilestream.encode(path, out, block=block, chunk=block, overwrite=True, progress=False, **enc_kw)
 elif job == "decode":
     tilestream.decode(path, out, overwrite=True, progress=False, **dec_kw)
 elif job == "full-encode":

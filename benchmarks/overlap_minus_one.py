@@ -75,7 +75,7 @@ def overlap_minus_one(transform: str | None):
 
 def run(image: np.ndarray, quality: int, block: int, transform: str | None) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp, overlap_minus_one(transform):
-        res = tilestream.encode(image, f"{tmp}/c.tsz", quality=quality, block=block, progress=False, num_workers=1)
+        res = tilestream.encode(image, f"{tmp}/c.tsz", quality=quality, block=block, chunk=block, progress=False, num_workers=1)
         tilestream.decode(f"{tmp}/c.tsz", f"{tmp}/o.tif", progress=False, num_workers=1)
         return res.stream_bytes, psnr(tifffile.imread(f"{tmp}/o.tif"), image)
 

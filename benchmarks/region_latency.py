@@ -11,8 +11,8 @@ shape sums in another order: rounding flips of one grey level are counted).
 
 Target (issue 13): a 512² region in <= 1 s warm.
 
-Usage: python benchmarks/region_latency.py [--container PATH] [--size 32768] [--regions 12]
-Writes benchmarks/results/region_latency.json.
+Usage: python benchmarks/region_latency.py [--container PATH] [--size 32768] [--regions 12] [--out NAME.json]
+Writes benchmarks/results/region_latency.json (or NAME.json).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32768)
     parser.add_argument("--region", type=int, default=512)
     parser.add_argument("--regions", type=int, default=12)
+    parser.add_argument("--out", default="region_latency.json", help="result file under benchmarks/results")
     args = parser.parse_args()
     container = Path(args.container) if args.container else DATA / f"mosaic_{args.size}.tsz"
     if not container.exists():
@@ -98,7 +99,9 @@ def main() -> None:
     row = {
         "container": container.name,
         "image": [h, w],
-        "block": img.meta.block,
+        "block": img.meta.block,  # the container's chunk grid
+        "chunk": img.meta.block,
+        "transform_block": img._ctx.block or img.meta.block,
         "model": img.model.get("name"),
         "region": r,
         "regions": args.regions,
@@ -116,7 +119,7 @@ def main() -> None:
         "target_s": 1.0,
     }
     print(row)
-    save_json(HERE / "results" / "region_latency.json", row)
+    save_json(HERE / "results" / args.out, row)
 
 
 if __name__ == "__main__":

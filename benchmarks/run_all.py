@@ -37,7 +37,7 @@ SCRIPTS = [
     "cuda_benchmark",
 ]
 #: scripts without a quick mode (cheap enough, or not run in the smoke test)
-NO_QUICK = {"bytes_overhead", "rd_default", "memory_streaming", "cuda_benchmark"}
+NO_QUICK = {"rd_default", "memory_streaming", "cuda_benchmark"}
 
 
 def main() -> int:

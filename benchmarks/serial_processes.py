@@ -66,7 +66,7 @@ def main() -> None:
         ref_s = min(compressai_run(model, image)["decode_s"] for _ in range(args.repeat))
         with tempfile.TemporaryDirectory() as tmp:
             c = f"{tmp}/c.tsz"
-            tilestream.encode(image, c, model=model, block=block, progress=False)
+            tilestream.encode(image, c, model=model, block=block, chunk=block, progress=False)
 
             def decode(out: str, c: str = c, model: torch.nn.Module = model, tmp: str = tmp, **kw) -> None:
                 tilestream.decode(c, f"{tmp}/{out}", model=model, progress=False, overwrite=True, **kw)

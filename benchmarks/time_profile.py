@@ -165,11 +165,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src, box, out = Path(tmp) / "in.tif", Path(tmp) / "c.tsz", Path(tmp) / "out.tif"
         tifffile.imwrite(src, pixels, tile=(256, 256))
-        tilestream.encode(src, box, block=args.block, progress=False, overwrite=True)  # warm: model, tracing
+        tilestream.encode(src, box, block=args.block, chunk=args.block, progress=False, overwrite=True)  # warm: model, tracing
         tilestream.decode(box, out, progress=False, overwrite=True)
         for job in ("encode", "decode"):
             run = (
-                (lambda: tilestream.encode(src, box, block=args.block, progress=False, overwrite=True))
+                (lambda: tilestream.encode(src, box, block=args.block, chunk=args.block, progress=False, overwrite=True))
                 if job == "encode"
                 else (lambda: tilestream.decode(box, out, progress=False, overwrite=True))
             )

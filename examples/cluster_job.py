@@ -21,9 +21,9 @@ import tilestream
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(scheduler: object, source: str, prefix: str, block: int = 512) -> str:
+def main(scheduler: object, source: str, prefix: str, block: int = 512, chunk: int | None = None) -> str:
     container = prefix.rstrip("/") + "/scene.tsz"
-    result = tilestream.encode(source, container, quality=2, block=block, scheduler=scheduler, overwrite=True)
+    result = tilestream.encode(source, container, quality=2, block=block, chunk=chunk, scheduler=scheduler, overwrite=True)
     print(f"{source} → {container}: {result.stream_bytes:,} bytes ({result.bpp:.3f} bpp)")
     decoded = prefix.rstrip("/") + "/scene_decoded.zarr"
     tilestream.decode(container, decoded, scheduler=scheduler, overwrite=True)

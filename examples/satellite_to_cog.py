@@ -17,10 +17,10 @@ import tilestream
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(scene: Path, workdir: Path, block: int = 512) -> Path:
+def main(scene: Path, workdir: Path, block: int = 512, chunk: int | None = None) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     container = workdir / "scene.tsz"
-    result = tilestream.encode(scene, container, quality=2, block=block, overwrite=True)
+    result = tilestream.encode(scene, container, quality=2, block=block, chunk=chunk, overwrite=True)
     print(f"{scene.name}: {result.stream_bytes:,} bytes ({result.bpp:.3f} bpp)")
     cog = workdir / "scene_cog.tif"
     tilestream.decode(container, cog, format="cog", compress="deflate", overwrite=True)

@@ -18,10 +18,10 @@ import tilestream
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(slide: Path, workdir: Path, block: int = 512) -> Path:
+def main(slide: Path, workdir: Path, block: int = 512, chunk: int | None = None) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     container = workdir / "slide.tsz"
-    result = tilestream.encode(slide, container, quality=2, block=block, overwrite=True)
+    result = tilestream.encode(slide, container, quality=2, block=block, chunk=chunk, overwrite=True)
     print(f"{slide.name}: {result.image_shape[1]}×{result.image_shape[0]} px → {result.stream_bytes:,} bytes ({result.bpp:.3f} bpp)")
     out = workdir / "slide.ome.zarr"
     tilestream.decode(container, out, overviews=True, overwrite=True)  # a zarr name + overviews: OME-Zarr

@@ -37,6 +37,13 @@ def test_run_all_quick_writes_every_table():
     worse = json.loads((RESULTS / "overlap_minus_one_quick.json").read_text())["rows"]
     # one sample less of any transform's halo changes the coded result (bytes or pixels)
     assert all(any(v["delta_psnr_db"] != 0 or v["delta_bytes_percent"] != 0 for v in r["per_quality"].values()) for r in worse)
+    overhead = json.loads((RESULTS / "bytes_overhead_quick.json").read_text())["rows"]
+    assert {r["model"] for r in overhead} == {"default q1", "bmshj2018-factorized"}
+    for r in overhead:  # the default chunk: within 0.5 % of CompressAI's strings, and never above a chunk per block
+        if r["default_chunk"]:
+            assert 0 <= r["delta_percent"] <= 0.5 and r["chunk"] == 1024
+            per_block = next(o for o in overhead if o["model"] == r["model"] and o["block"] == r["block"] and not o["default_chunk"])
+            assert per_block["bytes"] > r["bytes"] and per_block["chunk"] == r["block"]
     giga = json.loads((RESULTS / "gigapixel_quick.json").read_text())
     assert giga["region_equals_full_decode_crop"] and giga["psnr_db"] > 20
 

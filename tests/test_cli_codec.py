@@ -37,7 +37,7 @@ def setup(tmp_path_factory):
 def test_encode_decode_info_round_trip(setup):
     tmp, image = setup
     enc = run("encode", tmp / "in.tif", tmp / "c.tsz", "--model", "bmshj2018-hyperprior",
-              "--checkpoint", tmp / "ck.pt", "--block", "64", "--quiet")
+              "--checkpoint", tmp / "ck.pt", "--block", "64", "--chunk", "64", "--quiet")
     assert enc.returncode == 0, enc.stderr
     dec = run("decode", tmp / "c.tsz", tmp / "out.tif", "--checkpoint", tmp / "ck.pt", "--quiet")
     assert dec.returncode == 0, dec.stderr

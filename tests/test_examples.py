@@ -22,14 +22,14 @@ def _example(name: str):
 
 
 def test_slide_to_ome_zarr(tmp_path, capsys):
-    out = _example("slide_to_ome_zarr").main(DATA / "sample.tif", tmp_path, block=64)
+    out = _example("slide_to_ome_zarr").main(DATA / "sample.tif", tmp_path, block=64, chunk=64)
     assert "5 levels" in capsys.readouterr().out
     assert zarr.open_group(str(out), mode="r")["4"].shape == (3, 33, 49)
 
 
 def test_satellite_to_cog(tmp_path, capsys):
     pytest.importorskip("rio_cogeo")
-    _example("satellite_to_cog").main(DATA / "rasters" / "landsat8_uint16_3band_256x320.tif", tmp_path, block=64)
+    _example("satellite_to_cog").main(DATA / "rasters" / "landsat8_uint16_3band_256x320.tif", tmp_path, block=64, chunk=64)
     assert "valid COG: True" in capsys.readouterr().out
 
 
@@ -37,7 +37,7 @@ def test_cluster_job(tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            out = _example("cluster_job").main(client, str(DATA / "sample.tif"), f"file://{tmp_path}", block=64)
+            out = _example("cluster_job").main(client, str(DATA / "sample.tif"), f"file://{tmp_path}", block=64, chunk=64)
     decoded = zarr.open_array(out.removeprefix("file://"), mode="r")[:]
     assert decoded.shape == (520, 777, 3) and decoded.std() > 10
 

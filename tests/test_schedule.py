@@ -40,6 +40,25 @@ def test_dep_through_derives_the_row_reach_from_every_window():
     assert Dep.through("a", window, grid, (ROWS, COLS)).rows == (-2, 0)
 
 
+def test_the_row_reach_is_computed_once_and_only_when_asked():
+    # a region read follows the dependencies of a few tasks: it must not plan every
+    # task's window of a gigapixel grid just to build the stage
+    grid = BlockGrid((ROWS, COLS), (1, 1))
+    calls = []
+
+    def window(i, j):
+        calls.append((i, j))
+        return grid.window(*_two_rows_back_in_column_1(i, j)[0])
+
+    dep = Dep.through("a", window, grid, (ROWS, COLS))
+    assert calls == []
+    assert dep.chunks(4, 1) == [(2, 1)] and len(calls) == 1
+    assert tuple(dep.rows) == (-2, 0) and dep.rows[0] == -2 and dep.rows[1] == 0
+    assert len(calls) == 1 + ROWS * COLS  # every task's window, once
+    assert repr(dep.rows) == "(-2, 0)" and dep.rows == (-2, 0)
+    assert len(calls) == 1 + ROWS * COLS
+
+
 @pytest.mark.parametrize("band", [1, 3])
 def test_a_reach_seen_in_one_column_only_is_honoured(band):
     grid = BlockGrid((ROWS, COLS), (1, 1))

@@ -8,6 +8,8 @@ deviation of several units.
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import Tensor, nn
 
@@ -15,6 +17,7 @@ from tilestream.models.registry import build_model, transforms
 
 __all__ = [
     "SMALL_CONFIGS",
+    "container_chunks",
     "input_channels",
     "small_model",
     "smooth_image",
@@ -138,3 +141,44 @@ def transform_inputs(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
         inputs["h_a"] = y
         inputs["h_s"] = torch.round(found["h_a"](y))
     return inputs
+
+
+def container_chunks(path: str | os.PathLike[str], *, stored: bool = False) -> dict[tuple[str, int, int], bytes | None]:
+    """Every chunk of every stream of a local container, by ``(stream, i, j)``.
+
+    Parameters
+    ----------
+    path : path
+        A container folder.
+    stored : bool
+        ``False``: each chunk's payload, checked against its checksum (``None`` for a
+        sheared tile outside the image, which holds no stream). ``True``: each element as
+        stored, checksum framing included, unchecked (``b""``: never written).
+    """
+    import warnings
+
+    import zarr
+
+    from tilestream.container import ContainerReader
+    from tilestream.container.schema import ContainerError
+
+    out: dict[tuple[str, int, int], bytes | None] = {}
+    with ContainerReader(os.fspath(path)) as reader:
+        meta = reader.meta
+        for stream in meta.streams:
+            rows, cols = meta.stream_grids.get(stream, meta.grid_shape)
+            if stored:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    arr = zarr.open_array(os.path.join(os.fspath(path), stream), mode="r")
+                    for i in range(rows):
+                        for j in range(cols):
+                            out[(stream, i, j)] = bytes(arr[i : i + 1, j : j + 1][0, 0])
+                continue
+            for i in range(rows):
+                for j in range(cols):
+                    try:
+                        out[(stream, i, j)] = reader.read(stream, i, j)
+                    except ContainerError:  # a sheared tile outside the image holds no stream
+                        out[(stream, i, j)] = None
+    return out

@@ -12,17 +12,11 @@ import zarr
 
 import tilestream
 from tests.conftest import cached_model, photo
-from tilestream.container import ContainerReader
 from tilestream.io.base import SourceError
 from tilestream.io.open import open_source
+from tilestream.testing import container_chunks
 
 IMAGE = "cups_190x250.png"
-
-
-def chunk_bytes(path):
-    reader = ContainerReader(str(path))
-    rows, cols = reader.meta.grid_shape
-    return {(s, i, j): reader.read(s, i, j) for s in reader.meta.streams for i in range(rows) for j in range(cols)}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +24,7 @@ def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ref")
     model = cached_model("bmshj2018-hyperprior")
     tilestream.encode(photo(IMAGE), tmp / "ref.tsz", model=model, block=64, chunk=64, progress=False)
-    return chunk_bytes(tmp / "ref.tsz")
+    return container_chunks(tmp / "ref.tsz")
 
 
 def _sources(tmp):
@@ -62,7 +56,7 @@ def test_all_sources_give_identical_chunk_bitstreams(tmp_path, reference):
     for label, source in _sources(tmp_path).items():
         out = tmp_path / f"{label.replace(' ', '_')}.tsz"
         tilestream.encode(source, out, model=model, block=64, chunk=64, progress=False)
-        assert chunk_bytes(out) == reference, label
+        assert container_chunks(out) == reference, label
 
 
 def test_sources_pickle_small_and_read_windows(tmp_path):

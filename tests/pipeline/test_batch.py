@@ -19,8 +19,8 @@ import tifffile
 
 import tilestream
 from tests.conftest import cached_model, photo
-from tests.pipeline.test_resume import _elements
 from tilestream.execute import constant
+from tilestream.testing import container_chunks
 
 DATA = "tests/data/rasters"
 
@@ -37,7 +37,7 @@ def _encode_decode(tmp_path, src, model, batch, tag, **kwargs):
     constant.COUNTS.clear()
     tilestream.decode(out, tmp_path / f"{tag}-b{batch}.tif", model=model, progress=False, batch=batch)
     computed = constant.COUNTS[("g_s", "computed")]
-    return _elements(out), tifffile.imread(tmp_path / f"{tag}-b{batch}.tif"), computed
+    return container_chunks(out, stored=True), tifffile.imread(tmp_path / f"{tag}-b{batch}.tif"), computed
 
 
 @pytest.mark.parametrize("name", ["mbt2018-mean", "elic2022-official", "mbt2018"])
@@ -82,7 +82,7 @@ def test_the_default_model_batched_equals_unbatched_on_the_default_backend(tmp_p
         out = tmp_path / f"d{batch}.tsz"
         tilestream.encode(src, out, block=128, chunk=128, progress=False, batch=batch)
         tilestream.decode(out, tmp_path / f"d{batch}.tif", progress=False, batch=batch)
-        runs.append((_elements(out), tifffile.imread(tmp_path / f"d{batch}.tif")))
+        runs.append((container_chunks(out, stored=True), tifffile.imread(tmp_path / f"d{batch}.tif")))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert float(runs[0][1].std()) > 5

@@ -16,11 +16,11 @@ import tifffile
 
 import tilestream
 from tests.conftest import cached_model, compressai_reference, photo
-from tests.pipeline.test_resume import _elements
 from tilestream.container import ContainerReader
 from tilestream.errors import TilestreamError
 from tilestream.execute import constant
 from tilestream.pipeline.runtime import check_chunk
+from tilestream.testing import container_chunks
 
 
 def _same_but_ties(pixels: np.ndarray, ref: np.ndarray) -> None:
@@ -37,7 +37,7 @@ def test_the_transform_block_changes_no_byte_and_the_decoder_may_pick_any(tmp_pa
     tifffile.imwrite(src, image, photometric="rgb", tile=(64, 64))
     tilestream.encode(src, tmp_path / "whole.tsz", model=model, block=128, chunk=128, progress=False)
     tilestream.encode(src, tmp_path / "tiled.tsz", model=model, block=64, chunk=128, progress=False)
-    whole, tiled = _elements(tmp_path / "whole.tsz"), _elements(tmp_path / "tiled.tsz")
+    whole, tiled = container_chunks(tmp_path / "whole.tsz", stored=True), container_chunks(tmp_path / "tiled.tsz", stored=True)
     assert tiled == whole  # every chunk of every stream, byte for byte
     with ContainerReader(str(tmp_path / "tiled.tsz")) as reader:
         assert reader.meta.block == 128 and reader.meta.grid_shape == (2, 4)

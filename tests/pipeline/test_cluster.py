@@ -79,6 +79,16 @@ def s3():
                 os.environ[k] = v
         s3fs.S3FileSystem.clear_instance_cache()
         proc.terminate()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Reap a terminated process; kill it if it has not exited within 30 s (a loaded
+    machine), and reap that too, so that no running child is left to the garbage collector."""
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
         proc.wait(timeout=30)
 
 
@@ -129,10 +139,7 @@ class Cluster:
         for proc in [*self.workers.values(), self.scheduler]:
             proc.terminate()
         for proc in [*self.workers.values(), self.scheduler]:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import tifffile
 
 import tilestream
 from tests.conftest import cached_model, photo
-from tilestream.container import ContainerReader
-from tilestream.container.schema import ContainerError
+from tilestream.testing import container_chunks
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,16 +20,7 @@ def _models_loaded() -> int:
 
 
 def chunk_bytes(path):
-    reader = ContainerReader(str(path))
-    out = {}
-    for s in reader.meta.streams:
-        rows, cols = reader.meta.stream_grids.get(s, reader.meta.grid_shape)
-        for i in range(rows):
-            for j in range(cols):
-                try:
-                    out[(s, i, j)] = reader.read(s, i, j)
-                except ContainerError:  # a sheared tile outside the image holds no stream
-                    out[(s, i, j)] = None
+    out = container_chunks(path)
     assert sum(v is not None for v in out.values()) >= len(out) * 2 // 3
     return out
 

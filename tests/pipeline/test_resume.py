@@ -23,8 +23,7 @@ from tilestream import tasks
 from tilestream.container import ContainerReader, ContainerWriter
 from tilestream.container.store import frame
 from tilestream.errors import TilestreamError
-from tilestream.pipeline.resume import chunk_rows
-from tilestream.testing import SMALL_CONFIGS
+from tilestream.testing import SMALL_CONFIGS, container_chunks
 
 SERIAL = {"mbt2018", "cheng2020-anchor", "cheng2020-attn"}
 
@@ -34,19 +33,9 @@ def _image(rows: int = 6, cols: int = 4) -> np.ndarray:
     return np.ascontiguousarray(photo("garden_520x777.png")[: 64 * rows, : 64 * cols])
 
 
-def _elements(path) -> dict[tuple[str, int, int], bytes]:
+def _elements(path) -> dict[tuple[str, int, int], bytes | None]:
     """Every stored chunk element (framing included) of a container folder."""
-    out = {}
-    reader = ContainerReader(path)
-    for stream, (rows, cols) in chunk_rows(reader.meta).items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = zarr.open_array(os.path.join(path, stream), mode="r")
-            for i in range(rows):
-                for j in range(cols):
-                    out[(stream, i, j)] = bytes(arr[i : i + 1, j : j + 1][0, 0])
-    reader.close()
-    return out
+    return container_chunks(path, stored=True)
 
 
 def _interrupt_after(monkeypatch, step: int) -> list[int]:
