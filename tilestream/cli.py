@@ -340,6 +340,8 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  phases        {len(phases)} coded stream(s) of y, decoded in order")
         for p in phases:
             print(f"    {p['stream']:<12} {p['phase']}: reads {p['reads']} (grid {p['grid'][0]} x {p['grid'][1]})")
+        if report.get("sample_order"):
+            print(f"  sample order  {report['sample_order']} (inside each sheared tile)")
     return 0
 
 

@@ -68,6 +68,9 @@ class CodecContext:
     #: the transform block in pixels: ``g_a`` / ``g_s`` run over a chunk this many pixels
     #: at a time (the unit of memory; ``None``: a chunk in one piece)
     block: int | None = None
+    #: the order of the samples in a serial-context tile's stream (``"wavefront"``: new
+    #: containers; ``"raster"``: containers before 1.5)
+    sample_order: str = "wavefront"
 
     @property
     def y_tile(self) -> int | None:

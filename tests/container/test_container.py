@@ -30,7 +30,8 @@ def test_metadata_records_what_a_decoder_needs(coded):
     attrs = reader.attrs
     # a uint8 photo with a 3-channel model uses no 1.3 addition, but mbt2018-mean's y chunks
     # carry the checksums of the cross-device guard: written as 1.4
-    assert attrs["format"] == "tilestream" and attrs["format_version"] == "1.4" and FORMAT_VERSION == "1.4"
+    assert attrs["format"] == "tilestream" and attrs["format_version"] == "1.4" and FORMAT_VERSION == "1.5"
+    assert "sample_order" not in attrs  # a 1.5 addition of the serial-context families only
     assert attrs["entropy_guard"]["device"] == "cpu" and attrs["entropy_guard"]["torch"]
     assert attrs["complete"] is True
     assert attrs["model"]["name"] == "mbt2018-mean" and len(attrs["model"]["sha256"]) == 64
@@ -77,11 +78,11 @@ def test_incomplete_container_is_refused(coded):
         ContainerReader(str(path))
 
 
-@pytest.mark.parametrize("version", ["2.0", "1.5"])
+@pytest.mark.parametrize("version", ["2.0", "1.6"])
 def test_a_newer_format_is_refused(coded, version):
     path, _ = coded
     zarr.open_group(str(path), mode="r+").attrs["format_version"] = version
-    with pytest.raises(ContainerError, match=f"uses container format {version}, .*reads formats up to 1.4; upgrade tilestream to a release that reads format {version}"):
+    with pytest.raises(ContainerError, match=f"uses container format {version}, .*reads formats up to 1.5; upgrade tilestream to a release that reads format {version}"):
         ContainerReader(str(path))
 
 

@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 
 from tilestream.errors import GeometryError
 from tilestream.geometry import Window
-from tilestream.geometry.shear import ShearedGrid, context_slope
+from tilestream.geometry.shear import (
+    ShearedGrid,
+    context_slope,
+    step_slope,
+    wavefront_steps,
+)
 
 MASK_5X5 = [(-2, -2, 2), (-1, -2, 2), (0, -2, -1)]  # CompressAI's MaskedConv2d, type A
 MASK_3X3 = [(-1, -1, 1), (0, -1, -1)]
@@ -76,3 +81,37 @@ def test_slope_and_refusals():
         context_slope([(1, -1, 1)])
     with pytest.raises(GeometryError, match="use a larger block"):
         ShearedGrid((8, 8), (1, 4), MASK_5X5)
+
+
+contexts = st.lists(
+    st.tuples(st.integers(-3, -1), st.integers(-3, 3), st.integers(0, 3)).map(lambda t: (t[0], min(t[1], t[2]), t[2])),
+    max_size=3,
+).map(lambda rows: rows + [(0, -2, -1)])
+
+
+@settings(max_examples=80, deadline=None)
+@given(grids, contexts)
+def test_wavefront_steps_partition_a_tile_and_read_only_earlier_steps(grid, context):
+    """Within a tile, a step's samples read no sample of their own or a later step."""
+    for tile in grid:
+        positions = list(grid.positions(*tile))
+        steps = wavefront_steps(positions, context)
+        flat = [p for step in steps for p in step]
+        assert sorted(flat) == sorted(positions) and len(flat) == len(positions)
+        step_of = {p: k for k, step in enumerate(steps) for p in step}
+        for (r, c), k in step_of.items():
+            for dy, lo, hi in context:
+                for dx in range(lo, hi + 1):
+                    q = (r + dy, c + dx)
+                    if q in step_of:
+                        assert step_of[q] < k, f"{(r, c)} (step {k}) reads {q} (step {step_of[q]})"
+
+
+def test_step_slope_of_compressai_masks():
+    assert step_slope(MASK_5X5) == 3  # (-1, +2) must be on an earlier anti-diagonal than (0, 0)
+    assert step_slope(MASK_3X3) == 2
+    assert step_slope([(0, -1, -1)]) == 0  # a row-only context: a whole column is one step
+    steps = wavefront_steps([(r, c) for r in range(4) for c in range(4)], MASK_5X5)
+    assert len(steps) == 3 * 3 + 3 + 1 and max(map(len, steps)) == 2
+    with pytest.raises(GeometryError, match="not causal"):
+        step_slope([(0, -1, 0)])

@@ -20,6 +20,12 @@ is 1.4, and the releases before 1.4 refuse it in one line.
 position (``"b1/y[3, 4]"``), so a chunk moved to another position fails its checksum, and
 ``meta_crc32``, the CRC-32 of the metadata attributes, so damaged metadata is refused
 instead of decoding garbage. Every new container uses them, so every new container is 1.4.
+
+1.5 adds ``sample_order: "wavefront"`` for the serial-context families (mbt2018,
+cheng2020-*): the samples of a sheared tile are in its stream in wavefront steps (see
+:func:`~tilestream.geometry.shear.wavefront_steps`) instead of raster order, so a decoder
+reads a step's symbols with one call. Only those containers are 1.5 (the attribute is absent
+from the others, which stay 1.4); releases before 1.5 refuse them in one line.
 """
 
 from __future__ import annotations
@@ -36,17 +42,25 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "POSITIONAL_CRC", "ContainerError", "Cont
 
 FORMAT = "tilestream"
 #: ``major.minor``: readers refuse another major version
-FORMAT_VERSION = "1.4"
+FORMAT_VERSION = "1.5"
 
 
 #: the chunk checksum of new containers (1.4): CRC-32 seeded with the chunk's stream and position
 POSITIONAL_CRC = "crc32-pos"
 
 
-def format_version_for(fmt: PixelFormat, guarded: bool = False, checksum: str = POSITIONAL_CRC) -> str:
+#: the sample orders of serial-context tiles: ``""`` raster (before 1.5), or wavefront steps (1.5)
+SAMPLE_ORDERS = ("", "wavefront")
+
+
+def format_version_for(
+    fmt: PixelFormat, guarded: bool = False, checksum: str = POSITIONAL_CRC, sample_order: str = ""
+) -> str:
     """The oldest container format that records ``fmt`` (and, ``guarded``, the index
     checksums of the cross-device guard; the position-bound ``checksum`` of every new
-    container is 1.4 too)."""
+    container is 1.4 too; a wavefront ``sample_order`` is 1.5)."""
+    if sample_order:
+        return "1.5"
     if guarded or checksum == POSITIONAL_CRC:
         return "1.4"
     return "1.3" if fmt.transfer is not None or fmt.model_channels != 3 else "1.2"
@@ -94,6 +108,9 @@ class ContainerMeta:
     #: the cross-device guard (1.4): how ``y`` chunks carry their index checksum, and the
     #: encoder's ``device``, ``device_name`` and ``torch`` build; empty: no guard
     entropy_guard: dict[str, Any] = field(default_factory=dict)
+    #: the order of the samples in a serial-context tile's stream (1.5: ``"wavefront"``;
+    #: ``""``: raster, and every family without a serial context; not written when empty)
+    sample_order: str = ""
 
     def pixels(self) -> PixelFormat:
         """The image's :class:`~tilestream.pixels.PixelFormat`."""
@@ -106,6 +123,8 @@ class ContainerMeta:
         attrs = asdict(self)
         for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape", "streams"):
             attrs[key] = list(attrs[key])
+        if not self.sample_order:
+            del attrs["sample_order"]  # containers without it read as before 1.5
         if self.checksum == POSITIONAL_CRC:
             attrs["meta_crc32"] = meta_crc32(attrs)
         return attrs
@@ -136,6 +155,11 @@ class ContainerMeta:
             meta.pixels()
         except (TypeError, KeyError, ValueError) as exc:
             raise ContainerError(f"{where} has incomplete metadata ({exc}); re-encode it") from exc
+        if meta.sample_order not in SAMPLE_ORDERS:
+            raise ContainerError(
+                f"{where} has sample order {meta.sample_order!r}, which this tilestream does not know "
+                f"(it knows {', '.join(repr(o) for o in SAMPLE_ORDERS)}); its metadata is damaged, re-encode it"
+            )
         for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape"):
             setattr(meta, key, tuple(int(v) for v in getattr(meta, key)))
         meta.streams = tuple(meta.streams)

@@ -221,6 +221,9 @@ class CodingContext(Protocol):
     @property
     def stream_prefix(self) -> str: ...  # pragma: no cover
 
+    @property
+    def sample_order(self) -> str: ...  # pragma: no cover
+
     def codec(self) -> ChunkCodec: ...  # pragma: no cover
 
     def store(self) -> Store: ...  # pragma: no cover
@@ -262,6 +265,9 @@ class ChunkCodec(ABC):
     has_hyperprior: bool = True
     #: whether ``y`` chunks carry the checksum of their CDF index map (in guarded containers)
     index_guard: bool = False
+    #: the order of the samples in a stream that the codec writes, when it has a choice
+    #: (recorded in the container; ``""``: the family has one order)
+    sample_order: str = ""
 
     def __init__(self, model: nn.Module):
         self.model = model

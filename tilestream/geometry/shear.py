@@ -34,7 +34,7 @@ from tilestream.errors import GeometryError
 from tilestream.geometry.axis import ceildiv
 from tilestream.geometry.interval import Interval, Window
 
-__all__ = ["ShearedGrid", "context_slope"]
+__all__ = ["ShearedGrid", "context_slope", "step_slope", "wavefront_steps"]
 
 #: one row of a causal context: ``(dy, dx_lo, dx_hi)`` (inclusive)
 ContextRow = tuple[int, int, int]
@@ -58,6 +58,45 @@ def context_slope(context: Sequence[ContextRow]) -> int:
         if dy < 0:
             slope = max(slope, ceildiv(max(hi, 0), -dy))
     return slope
+
+
+def step_slope(context: Sequence[ContextRow]) -> int:
+    """Smallest ``s`` such that every sample ``context`` reads lies on an earlier
+    anti-diagonal ``t = s·r + c`` (samples of one ``t`` are independent of each other).
+
+    Raises
+    ------
+    GeometryError
+        If a context row is not causal.
+
+    >>> step_slope([(-2, -2, 2), (-1, -2, 2), (0, -2, -1)])
+    3
+    """
+    context_slope(context)  # checks causality
+    slope = 0
+    for dy, _, hi in context:
+        if dy < 0 and hi >= 0:
+            slope = max(slope, hi // -dy + 1)
+    return slope
+
+
+def wavefront_steps(positions: Sequence[tuple[int, int]], context: Sequence[ContextRow]) -> list[list[tuple[int, int]]]:
+    """Group ``positions`` into wavefront steps for a serial ``context``.
+
+    A step holds the samples of one anti-diagonal ``t = s·r + c`` (``s`` =
+    :func:`step_slope`), rows top to bottom; steps come in increasing ``t``. No sample
+    reads another of its step, and every sample it reads among ``positions`` is in an
+    earlier step, so a step's samples can be coded together (one batched context
+    computation, one call of the rANS decoder) in this order on both sides.
+
+    >>> wavefront_steps([(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)], [(-1, -1, 1), (0, -1, -1)])
+    [[(0, 0)], [(0, 1)], [(0, 2), (1, 0)], [(0, 3), (1, 1)]]
+    """
+    s = step_slope(context)
+    steps: dict[int, list[tuple[int, int]]] = {}
+    for r, c in sorted(positions):
+        steps.setdefault(s * r + c, []).append((r, c))
+    return [steps[t] for t in sorted(steps)]
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def encode(
     fmt = fit_value_range(src, fmt, transfer=transfer)  # the per-band mapping into the model's range (wide samples)
     fmt = fmt.with_model_channels(model_channels(loaded))  # bands are coded that many at a time
     guard = EntropyGuard.here(dev) if codec.index_guard else None  # the cross-device guard (1.4)
-    plan = CodecContext(spec, layout, dev, src, None, fmt, guard=guard, block=block)
+    order = codec.sample_order  # "wavefront" for serial contexts (container 1.5), else ""
+    plan = CodecContext(spec, layout, dev, src, None, fmt, guard=guard, block=block, sample_order=order or "raster")
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
         stream_grids={p + k: v for p in group_prefixes(plan) for k, v in codec.stream_grids(layout).items()},
@@ -181,8 +182,9 @@ def encode(
         source_layout=src.layout,
         source_metadata=dict(src.metadata),
         tilestream_version=_version(),
-        format_version=format_version_for(fmt, guarded=guard is not None),
+        format_version=format_version_for(fmt, guarded=guard is not None, sample_order=order),
         entropy_guard=guard.to_attrs() if guard is not None else {},
+        sample_order=order,
     )
     h, w = src.shape
     rows, cols = layout.grid_shape

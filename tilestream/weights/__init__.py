@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_ARCH",
     "DEFAULT_MODEL",
     "DEFAULT_QUALITY",
+    "available_qualities",
     "bundled_path",
     "load_bundled_state",
     "manifest",
@@ -44,6 +45,12 @@ def manifest() -> dict[str, Any]:
     if not path.exists():
         return {}
     return json.loads(path.read_text())
+
+
+def available_qualities() -> tuple[int, ...]:
+    """The bundled rate points (``quality`` values), lowest rate first."""
+    keys = manifest().get("files", {})
+    return tuple(sorted(int(k[1:]) for k in keys if k[:1] == "q" and k[1:].isdigit()))
 
 
 def bundled_path(quality: int) -> Path:
