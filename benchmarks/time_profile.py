@@ -15,7 +15,7 @@ The profile runs the tasks one at a time in the calling thread (torch still uses
 inside a transform), so that the parts add up to the wall time; the wall time of the default
 run (local threads) is measured beside it, best of ``--repeat``.
 
-Usage: python benchmarks/time_profile.py [--image PATH] [--quick] [--repeat 2]
+Usage: python benchmarks/time_profile.py [--image PATH] [--quick] [--repeat 2] [--block 512] [--chunk N] [--out NAME.json]
 Writes benchmarks/results/time_profile[_quick].json.
 """
 
@@ -130,8 +130,8 @@ def probed(profile: Profile):
         mod.wavefront = profile.wrap(mod.wavefront, "scheduling")
 
     @contextlib.contextmanager
-    def sync_runner(scheduler: Any = None, num_workers: Any = None):
-        yield Runner(synchronous=True)
+    def sync_runner(scheduler: Any = None, num_workers: Any = None, batch: int = 1):
+        yield Runner(synchronous=True, batch=batch)
 
     for mod in (dec, enc):
         undo.append((mod, "runner", mod.runner))
@@ -149,7 +149,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 512² crop")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--block", type=int, default=512)
+    parser.add_argument("--chunk", type=int, default=None, help="entropy chunk (default: the block, as the first profile ran)")
+    parser.add_argument("--out", default=None, help="result file name (default time_profile[_quick].json)")
     args = parser.parse_args()
+    chunk = args.chunk or args.block
     import tempfile
 
     import numpy as np
@@ -161,15 +164,15 @@ def main() -> None:
     pixels = np.asarray(Image.open(args.image).convert("RGB"))
     if args.quick:
         pixels = np.ascontiguousarray(pixels[:512, :512])
-    rows: dict[str, Any] = {"image": Path(args.image).name, "shape": list(pixels.shape[:2]), "block": args.block}
+    rows: dict[str, Any] = {"image": Path(args.image).name, "shape": list(pixels.shape[:2]), "block": args.block, "chunk": chunk}
     with tempfile.TemporaryDirectory() as tmp:
         src, box, out = Path(tmp) / "in.tif", Path(tmp) / "c.tsz", Path(tmp) / "out.tif"
         tifffile.imwrite(src, pixels, tile=(256, 256))
-        tilestream.encode(src, box, block=args.block, chunk=args.block, progress=False, overwrite=True)  # warm: model, tracing
+        tilestream.encode(src, box, block=args.block, chunk=chunk, progress=False, overwrite=True)  # warm: model, tracing
         tilestream.decode(box, out, progress=False, overwrite=True)
         for job in ("encode", "decode"):
             run = (
-                (lambda: tilestream.encode(src, box, block=args.block, chunk=args.block, progress=False, overwrite=True))
+                (lambda: tilestream.encode(src, box, block=args.block, chunk=chunk, progress=False, overwrite=True))
                 if job == "encode"
                 else (lambda: tilestream.decode(box, out, progress=False, overwrite=True))
             )
@@ -192,7 +195,8 @@ def main() -> None:
                 "share": {k: round(v / wall, 3) for k, v in parts.items()},
             }
             print(job, rows[job], flush=True)
-    save_json(HERE / "results" / ("time_profile_quick.json" if args.quick else "time_profile.json"), rows)
+    name = args.out or ("time_profile_quick.json" if args.quick else "time_profile.json")
+    save_json(HERE / "results" / name, rows)
 
 
 if __name__ == "__main__":

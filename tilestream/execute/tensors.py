@@ -9,8 +9,16 @@ __all__ = ["to_numpy", "to_tensor"]
 
 
 def to_tensor(array: np.ndarray, device: str) -> torch.Tensor:
-    """``(C, h, w)`` array → ``(1, C, h, w)`` tensor on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(array))[None].to(device)
+    """``(C, h, w)`` array → ``(1, C, h, w)`` tensor on ``device``.
+
+    For a CUDA device the array is staged in page-locked (pinned) host memory and copied
+    asynchronously, so the host thread goes on (entropy coding, reading) while the copy
+    runs; torch's caching host allocator keeps the staging buffer until the copy is done.
+    """
+    tensor = torch.from_numpy(np.ascontiguousarray(array))[None]
+    if torch.device(device).type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
