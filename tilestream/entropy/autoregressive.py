@@ -219,13 +219,13 @@ class AutoregressiveCodec(ChunkCodec):
             # one batch per step: the masked convolution of a batch equals the per-sample
             # one bit for bit; entropy_parameters (1x1 convolutions, whose batched GEMM
             # would not) runs per sample; build_indexes / quantize are elementwise
-            rows = torch.tensor([r - box.y.start for r, _ in step])
-            cols = torch.tensor([c - box.x.start for _, c in step])
+            local = [(r - box.y.start, c - box.x.start) for r, c in step]  # in params / out
+            rows, cols = torch.tensor([pr for pr, _ in local]), torch.tensor([pc for _, pc in local])
             crops = [buf[:, :, r - pad - oy : r - pad - oy + k, c - pad - ox : c - pad - ox + k] for r, c in step]
             ctx_p = F.conv2d(crops[0] if len(crops) == 1 else torch.cat(crops), masked_weight, bias=conv.bias)
             gaussian_params = torch.cat([
-                model.entropy_parameters(torch.cat((params[:, :, int(pr) : int(pr) + 1, int(pc) : int(pc) + 1], ctx_p[n : n + 1]), dim=1))
-                for n, (pr, pc) in enumerate(zip(rows, cols))
+                model.entropy_parameters(torch.cat((params[:, :, pr : pr + 1, pc : pc + 1], ctx_p[n : n + 1]), dim=1))
+                for n, (pr, pc) in enumerate(local)
             ])
             scales_hat, means_hat = gaussian_params.chunk(2, 1)
             indexes = gc.build_indexes(scales_hat)  # (n, M, 1, 1)
