@@ -27,6 +27,7 @@ from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
 from tilestream.execute.tiled import run_tiled, stitch, tile_items
 from tilestream.execute.tensors import to_numpy, to_tensor
+from tilestream.geometry.shear import WAVEFRONT
 from tilestream.geometry import CodecLayout, Window
 from tilestream.io.base import Source
 from tilestream.models.graph import LayerGraph, analyse
@@ -70,7 +71,7 @@ class CodecContext:
     block: int | None = None
     #: the order of the samples in a serial-context tile's stream (``"wavefront"``: new
     #: containers; ``"raster"``: containers before 1.5)
-    sample_order: str = "wavefront"
+    sample_order: str = WAVEFRONT
 
     @property
     def y_tile(self) -> int | None:

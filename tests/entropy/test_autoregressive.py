@@ -22,7 +22,7 @@ def test_wavefront_order_decodes_the_raster_orders_latent_and_pixels(tmp_path, m
     image = photo("garden_520x777.png")[:128, :192]
     tilestream.encode(image, tmp_path / "w.tsz", model=model, block=64, chunk=64, progress=False)
     with monkeypatch.context() as m:  # the order of containers before 1.5
-        m.setattr(AutoregressiveCodec, "sample_order", "")
+        m.setattr(AutoregressiveCodec, "sample_order", "raster")
         tilestream.encode(image, tmp_path / "r.tsz", model=model, block=64, chunk=64, progress=False)
     wave, raster = (tilestream.open(tmp_path / f"{k}.tsz", model=model) for k in ("w", "r"))
     assert json.loads((tmp_path / "w.tsz" / "zarr.json").read_text())["attributes"]["sample_order"] == "wavefront"

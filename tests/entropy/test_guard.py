@@ -191,7 +191,7 @@ def test_a_guarded_container_records_the_encoder_and_a_checksum_per_chunk(coded)
         meta = reader.meta
         # serial contexts code their tiles in wavefront steps (1.5); the others stay 1.4
         serial = meta.model["family"] == "autoregressive"
-        assert meta.sample_order == ("wavefront" if serial else "")
+        assert meta.sample_order == ("wavefront" if serial else "raster")
         assert meta.format_version == ("1.5" if serial else "1.4")
         guard = meta.entropy_guard
         assert guard["device"] == "cpu" and guard["torch"] == torch.__version__ and guard["device_name"]

@@ -158,7 +158,7 @@ class ContainerReader:
                 for p in meta.phases
             ],
             "stream_grids": meta.stream_grids,
-            "sample_order": meta.sample_order or ("raster" if meta.model.get("family") == "autoregressive" else None),
+            "sample_order": meta.sample_order if meta.model.get("family") == "autoregressive" else None,
             "georeferenced": "geotiff" in meta.source_metadata,
             "crs_epsg": geotiff.epsg(meta.source_metadata.get("geotiff", {})),
             "pixel_size": geotiff.pixel_size(meta.source_metadata.get("geotiff", {})),

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tilestream.errors import TilestreamError
+from tilestream.geometry.shear import RASTER, SAMPLE_ORDERS, WAVEFRONT
 from tilestream.pixels import PixelFormat
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "POSITIONAL_CRC", "ContainerError", "ContainerMeta", "format_version_for", "meta_crc32"]
@@ -49,17 +50,13 @@ FORMAT_VERSION = "1.5"
 POSITIONAL_CRC = "crc32-pos"
 
 
-#: the sample orders of serial-context tiles: ``""`` raster (before 1.5), or wavefront steps (1.5)
-SAMPLE_ORDERS = ("", "wavefront")
-
-
 def format_version_for(
-    fmt: PixelFormat, guarded: bool = False, checksum: str = POSITIONAL_CRC, sample_order: str = ""
+    fmt: PixelFormat, guarded: bool = False, checksum: str = POSITIONAL_CRC, sample_order: str = RASTER
 ) -> str:
     """The oldest container format that records ``fmt`` (and, ``guarded``, the index
     checksums of the cross-device guard; the position-bound ``checksum`` of every new
     container is 1.4 too; a wavefront ``sample_order`` is 1.5)."""
-    if sample_order:
+    if sample_order == WAVEFRONT:
         return "1.5"
     if guarded or checksum == POSITIONAL_CRC:
         return "1.4"
@@ -109,8 +106,9 @@ class ContainerMeta:
     #: encoder's ``device``, ``device_name`` and ``torch`` build; empty: no guard
     entropy_guard: dict[str, Any] = field(default_factory=dict)
     #: the order of the samples in a serial-context tile's stream (1.5: ``"wavefront"``;
-    #: ``""``: raster, and every family without a serial context; not written when empty)
-    sample_order: str = ""
+    #: ``"raster"``: before 1.5, and every family without a serial context; not written
+    #: when raster, so those containers stay 1.4)
+    sample_order: str = RASTER
 
     def pixels(self) -> PixelFormat:
         """The image's :class:`~tilestream.pixels.PixelFormat`."""
@@ -123,7 +121,7 @@ class ContainerMeta:
         attrs = asdict(self)
         for key in ("image_shape", "padded_shape", "y_shape", "z_shape", "grid_shape", "streams"):
             attrs[key] = list(attrs[key])
-        if not self.sample_order:
+        if self.sample_order == RASTER:
             del attrs["sample_order"]  # containers without it read as before 1.5
         if self.checksum == POSITIONAL_CRC:
             attrs["meta_crc32"] = meta_crc32(attrs)

@@ -48,15 +48,13 @@ from tilestream.entropy.base import (
 from tilestream.errors import UnsupportedModuleError
 from tilestream.execute.tensors import to_numpy, to_tensor
 from tilestream.geometry import CodecLayout, Window
-from tilestream.geometry.shear import ShearedGrid, context_slope, wavefront_steps
+from tilestream.geometry.shear import RASTER, WAVEFRONT, ShearedGrid, context_slope, wavefront_steps
 from tilestream.models.compat import compressai
 from tilestream.stage import Dep, Index, Names, Part, Stage, values
 
-__all__ = ["RASTER", "WAVEFRONT", "AutoregressiveCodec"]
+__all__ = ["AutoregressiveCodec"]
 
 Y_STREAM = "y"
-#: sample orders of a tile's stream: raster (containers before 1.5) and wavefront steps (1.5)
-RASTER, WAVEFRONT = "raster", "wavefront"
 
 
 class AutoregressiveCodec(ChunkCodec):

@@ -55,6 +55,7 @@ from torch import Tensor, nn
 from tilestream.assemble import assemble
 from tilestream.errors import TilestreamError
 from tilestream.geometry import CodecLayout, Window
+from tilestream.geometry.shear import RASTER
 from tilestream.stage import Grid, Index, Names, Stage
 
 __all__ = [
@@ -266,8 +267,8 @@ class ChunkCodec(ABC):
     #: whether ``y`` chunks carry the checksum of their CDF index map (in guarded containers)
     index_guard: bool = False
     #: the order of the samples in a stream that the codec writes, when it has a choice
-    #: (recorded in the container; ``""``: the family has one order)
-    sample_order: str = ""
+    #: (recorded in the container when not raster; see :data:`~tilestream.geometry.shear.SAMPLE_ORDERS`)
+    sample_order: str = RASTER
 
     def __init__(self, model: nn.Module):
         self.model = model

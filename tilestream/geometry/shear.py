@@ -34,7 +34,13 @@ from tilestream.errors import GeometryError
 from tilestream.geometry.axis import ceildiv
 from tilestream.geometry.interval import Interval, Window
 
-__all__ = ["ShearedGrid", "context_slope", "step_slope", "wavefront_steps"]
+__all__ = ["RASTER", "SAMPLE_ORDERS", "WAVEFRONT", "ShearedGrid", "context_slope", "step_slope", "wavefront_steps"]
+
+#: the orders of the samples of a sheared tile in its stream: raster (one sample at a time,
+#: CompressAI's order; containers before 1.5) and wavefront steps (:func:`wavefront_steps`;
+#: container 1.5). Containers record the order by these names, and omit it when it is raster.
+RASTER, WAVEFRONT = "raster", "wavefront"
+SAMPLE_ORDERS = (RASTER, WAVEFRONT)
 
 #: one row of a causal context: ``(dy, dx_lo, dx_hi)`` (inclusive)
 ContextRow = tuple[int, int, int]

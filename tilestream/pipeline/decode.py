@@ -89,7 +89,7 @@ def coded_context(
     guard = EntropyGuard.from_attrs(meta.entropy_guard)  # None for containers before 1.4
     return CodecContext(
         spec, layout, resolve_device(device), None, reader.location, reader.pixel_format, guard=guard,
-        block=block if block < meta.block else None, sample_order=meta.sample_order or "raster",
+        block=block if block < meta.block else None, sample_order=meta.sample_order,
     )
 
 

@@ -161,8 +161,8 @@ def encode(
     fmt = fit_value_range(src, fmt, transfer=transfer)  # the per-band mapping into the model's range (wide samples)
     fmt = fmt.with_model_channels(model_channels(loaded))  # bands are coded that many at a time
     guard = EntropyGuard.here(dev) if codec.index_guard else None  # the cross-device guard (1.4)
-    order = codec.sample_order  # "wavefront" for serial contexts (container 1.5), else ""
-    plan = CodecContext(spec, layout, dev, src, None, fmt, guard=guard, block=block, sample_order=order or "raster")
+    order = codec.sample_order  # "wavefront" for serial contexts (container 1.5), else "raster"
+    plan = CodecContext(spec, layout, dev, src, None, fmt, guard=guard, block=block, sample_order=order)
     meta = ContainerMeta(
         model={**spec.record(), "family": codec.family},
         stream_grids={p + k: v for p in group_prefixes(plan) for k, v in codec.stream_grids(layout).items()},
