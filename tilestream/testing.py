@@ -4,12 +4,21 @@ A freshly initialised CompressAI model gives latents with ``|y| < 0.5``: every s
 rounds to 0, and "block-wise equals full-image" would prove nothing. :func:`spread_latents`
 rescales the last layer of ``g_a`` and of ``h_a`` so that ``y`` and ``z`` have a standard
 deviation of several units.
+
+The rescaling measures the model's output, and the last bits of that measure depend on the
+CPU (its vector unit, oneDNN's kernels, the number of threads): the same seed gives weights
+that differ by an ulp from one machine to the next, and a container records the SHA-256 of
+its weights (and a CPU without vector units even draws other initial weights from the same
+seed). Tests that decode containers kept from earlier releases therefore load the weights
+they were written with (``small_model(..., state=)``), not a new measurement.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +31,7 @@ __all__ = [
     "small_model",
     "smooth_image",
     "spread_latents",
+    "spread_layers",
     "transform_inputs",
 ]
 
@@ -117,12 +127,54 @@ def spread_latents(
     return model
 
 
-def small_model(name: str, *, seed: int = 0, spread: bool = True, channels: int = 3) -> nn.Module:
+def spread_layers(model: nn.Module) -> dict[str, np.ndarray]:
+    """The parameters :func:`spread_latents` rescales (weight and bias of the last layer of
+    ``g_a``, ``h_a`` and ``g_s``), by state-dict key."""
+    names = {module: name for name, module in model.named_modules()}
+    out = {}
+    for transform in ("g_a", "h_a", "g_s"):
+        module = transforms(model).get(transform)
+        if module is None:
+            continue
+        last = _last_conv(module)
+        for key, value in last.named_parameters():
+            out[f"{names[last]}.{key}"] = value.detach().cpu().numpy().copy()
+    return out
+
+
+def small_model(
+    name: str, *, seed: int = 0, spread: bool = True, channels: int = 3, state: Mapping[str, np.ndarray] | None = None
+) -> nn.Module:
     """A small random-weight model of architecture ``name`` with spread-out latents, for
-    images of ``channels`` bands (default 3, CompressAI's architecture as is)."""
+    images of ``channels`` bands (default 3, CompressAI's architecture as is).
+
+    Parameters
+    ----------
+    state : mapping of str to ndarray, optional
+        The model's state dict as it was written (or part of it), loaded over the seeded
+        initialisation instead of measuring the spread on this machine: at least the
+        rescaled layers (:func:`spread_layers`); with the entropy coders' tables
+        (``update()``'s ``_quantized_cdf``, ``_cdf_length``, ``_offset``) the model is
+        returned updated, with those tables. The same weights, bit for bit, on every CPU.
+    """
     torch.manual_seed(seed)
     model = build_model(name, channels=channels, **SMALL_CONFIGS[name])
-    if spread:
+    if state is not None:
+        missing = sorted(set(spread_layers(model)) - set(state))
+        if missing:
+            raise ValueError(f"state lacks {', '.join(missing)}; pass spread_layers() of a {name} model")
+        tables = [k for k in state if k.rsplit(".", 1)[-1] in ("_quantized_cdf", "_cdf_length", "_offset")]
+        if tables:
+            model.update(force=True)  # sizes every table; then they are replaced by the given ones
+        own = model.state_dict(keep_vars=True)  # the tensors themselves: a table may change size
+        with torch.no_grad():
+            for key, value in state.items():
+                tensor = torch.from_numpy(np.asarray(value))
+                target = own[key]
+                if target.shape != tensor.shape:
+                    target.resize_(tensor.shape)  # a table (a buffer); parameters keep their shape
+                target.copy_(tensor)
+    elif spread:
         spread_latents(model, smooth_image(128, 128, seed=seed, channels=channels))
     return model
 

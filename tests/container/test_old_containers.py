@@ -1,25 +1,25 @@
 """Containers written by earlier releases keep decoding, to the same pixels.
 
-``tests/data/containers-1.1`` holds containers written by tilestream 0.1.0 (format 1.1) from
-``src.png`` (a 100×150 crop of the ladybird photo; the gray one from its green channel) with
-``tilestream.testing.small_model`` weights (seed 0) at block 64, or the bundled default model,
-and the images that release decoded from them.
+``tests/data/containers-1.1`` holds containers written by tilestream 0.1.0 (format 1.1,
+commit 9dd05ae) from ``src.png`` (a 100×150 crop of the ladybird photo; the gray one from
+its green channel) at block 64, and the images that release decoded from them.
 
 ``tests/data/containers-1.3`` holds containers of format 1.3 (the last format without the
 cross-device guard's index checksums), written at commit f29bb5c from a 64×96 uint16 crop of
 ``rasters/landsat8_uint16_3band_256x320.tif`` (rows 150-214, columns 100-196, passed as an
-array: square-root transfer curves) with ``small_model`` weights at block 64, and the
-SHA-256 of the samples that commit decoded from them.
+array: square-root transfer curves) at block 64, and the samples that commit decoded.
 
 ``tests/data/containers-1.4`` holds serial-context containers (mbt2018, cheng2020-anchor) of
 format 1.4, the last whose sheared tiles hold their samples in raster order, written at
-commit 2d8f0ef from ``containers-1.1/src.png`` with ``small_model`` weights at block 64, and
-the SHA-256 of the samples that commit decoded from them.
-"""
+commit 2d8f0ef from ``containers-1.1/src.png`` at block 64, and what that commit decoded.
 
+The small models' weights (``small_model(NAME)``, seed 0, updated) are in
+``tests/data/models``: measured afresh, their rescaled layers differ by an ulp from one CPU
+to the next, and a container refuses other weights. Decoded pixels are compared up to the
+float arithmetic of ``g_s`` on the CPU that runs the test (:func:`assert_decodes_like`).
+"""
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import numpy as np
@@ -35,24 +35,28 @@ from tilestream.testing import small_model
 OLD = DATA / "containers-1.1"
 OLD_1_3 = DATA / "containers-1.3"
 OLD_1_4 = DATA / "containers-1.4"
-#: SHA-256 of the ``(100, 150, 3)`` uint8 samples decoded at commit 2d8f0ef
-DECODED_1_4 = {
-    "mbt2018": "f045cf178d029df63989489673949c4532e221b2803a5926d9e729a327bd239b",
-    "cheng2020-anchor": "07287be2ec94187f50ee0d9b1f016fb4a49b425edbeefd0b5f115125c7101637",
-}
-#: SHA-256 of the ``(64, 96, 3)`` uint16 samples decoded at commit f29bb5c
-DECODED_1_3 = {
-    "mbt2018-mean": "5120123183f1bed95d742e6ba26e283fcdb6b4146fe9359ecdd0ad4c549b1708",
-    "cheng2020-anchor-checkerboard": "0ed21036828f233de2836d77884cc14a19fbbcfe854ff24f41f12d2216b16fd0",
-}
+MODELS = DATA / "models"
+#: the serial-context containers of format 1.4
+SERIAL_1_4 = ("cheng2020-anchor", "mbt2018")
+
+
+def assert_decodes_like(decoded: np.ndarray, expected: np.ndarray) -> None:
+    """``decoded`` is what the release decoded, up to the float arithmetic of ``g_s`` on
+    this CPU (its vector unit and threads): the same shape and type, no sample off by more
+    than one step, and all but a handful of samples identical. Entropy decoding is exact
+    (a different ``ŷ`` would be far off everywhere, or refused by the index checksums)."""
+    assert decoded.shape == expected.shape and decoded.dtype == expected.dtype
+    diff = np.abs(decoded.astype(np.int64) - expected.astype(np.int64))
+    assert int(diff.max()) <= 1, f"{int((diff > 1).sum())} samples off by more than one step"
+    assert float((diff > 0).mean()) < 0.01
 
 
 def _model(name):
+    """The weights the fixtures were written with (``small_model(name)``, updated, its state
+    dict kept in ``tests/data/models``): the same bits on every CPU."""
     if name == "default":
         return None
-    model = small_model(name)
-    model.update(force=True)
-    return model
+    return small_model(name, state=dict(np.load(MODELS / f"{name}.npz")))
 
 
 @pytest.mark.parametrize(
@@ -73,8 +77,8 @@ def test_format_1_1_containers_decode_to_what_their_release_decoded(tmp_path, co
     tilestream.decode(path, tmp_path / "out.tif", model=model, progress=False)
     expected = np.asarray(Image.open(OLD / container.replace(".tsz.zip", ".decoded.png").replace(".tsz", ".decoded.png")))
     decoded = tifffile.imread(tmp_path / "out.tif")
-    assert decoded.shape == expected.shape == fmt.image_shape(100, 150)
-    np.testing.assert_array_equal(decoded, expected)
+    assert decoded.shape == fmt.image_shape(100, 150)
+    assert_decodes_like(decoded, expected)
 
 
 @pytest.mark.parametrize("name", ["mbt2018-mean", "cheng2020-anchor-checkerboard"])
@@ -86,19 +90,19 @@ def test_format_1_3_containers_decode_to_what_their_commit_decoded(tmp_path, nam
     tilestream.decode(path, tmp_path / "out.tif", model=_model(name), progress=False)
     decoded = tifffile.imread(tmp_path / "out.tif")
     assert decoded.shape == (64, 96, 3) and decoded.dtype == np.uint16 and float(decoded.std()) > 50
-    assert hashlib.sha256(decoded.tobytes()).hexdigest() == DECODED_1_3[name]
+    assert_decodes_like(decoded, np.load(OLD_1_3 / f"{name}-uint16.decoded.npy"))
 
 
-@pytest.mark.parametrize("name", sorted(DECODED_1_4))
+@pytest.mark.parametrize("name", SERIAL_1_4)
 def test_format_1_4_raster_order_tiles_decode_to_what_their_commit_decoded(tmp_path, name):
     path = OLD_1_4 / f"{name}.tsz"
     with ContainerReader(str(path)) as reader:
-        assert reader.meta.format_version == "1.4" and reader.meta.sample_order == ""
+        assert reader.meta.format_version == "1.4" and reader.meta.sample_order == "raster"
         assert reader.meta.entropy_guard  # its tiles carry the index checksums of raster order
     model = _model(name)
     decoded = tilestream.open(path, model=model)[:, :]
     assert decoded.shape == (100, 150, 3) and float(decoded.std()) > 20
-    assert hashlib.sha256(np.ascontiguousarray(decoded).tobytes()).hexdigest() == DECODED_1_4[name]
+    assert_decodes_like(np.ascontiguousarray(decoded), np.asarray(Image.open(OLD_1_4 / f"{name}.decoded.png")))
     # and a region, through the same raster-order tiles
     assert np.array_equal(tilestream.open(path, model=model)[30:90, 40:130], decoded[30:90, 40:130])
 
