@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 
 import tilestream
 from tests.conftest import cached_model, photo
@@ -13,7 +15,7 @@ from tilestream.container import ContainerError, ContainerReader
 from tilestream.container.schema import ContainerMeta, meta_crc32
 from tilestream.entropy.autoregressive import AutoregressiveCodec
 from tilestream.pipeline import decode_latent
-from tilestream.testing import container_chunks
+from tilestream.testing import container_chunks, small_model
 
 
 @pytest.mark.parametrize("name", ["mbt2018", "cheng2020-anchor"])
@@ -76,3 +78,17 @@ def test_an_unknown_sample_order_is_refused_in_one_line(tmp_path):
     with pytest.raises(ContainerError, match="sample order 'zigzag'.*re-encode") as err:
         ContainerMeta.from_attrs(attrs, "c.tsz")
     assert "\n" not in str(err.value)
+
+
+def test_the_cdf_tables_are_built_once_and_again_after_update():
+    model = small_model("mbt2018")
+    model.update(force=True)
+    codec = AutoregressiveCodec(model)
+    first = codec._tables()
+    assert codec._tables() is first  # cached: a tile does not rebuild them
+    gc = model.gaussian_conditional
+    assert first[1] == gc.cdf_length.tolist() and first[0][5] == gc.quantized_cdf[5, : first[1][5]].tolist()
+    model.update(scale_table=torch.exp(torch.linspace(math.log(0.2), math.log(20), 32)), force=True)
+    again = codec._tables()
+    assert again is not first and len(again[1]) == 32 == len(gc.cdf_length)
+    assert again[0][7] == gc.quantized_cdf[7, : again[1][7]].tolist()

@@ -183,11 +183,7 @@ class AutoregressiveCodec(ChunkCodec):
         model = self.model
         gc = model.gaussian_conditional
         conv = model.context_prediction
-        cdf_lengths = gc.cdf_length.tolist()
-        # each row cut to its length: the rANS coder reads no further, and a call converts
-        # ~7x fewer values from Python lists (a decoder calls it once per step)
-        cdf = [row[:n] for row, n in zip(gc.quantized_cdf.tolist(), cdf_lengths)]
-        offsets = gc.offset.tolist()
+        cdf, cdf_lengths, offsets = self._tables()
         masked_weight = conv.weight * conv.mask
         k, pad = self.kernel, self.pad
         buf = buffer.clone()
@@ -248,6 +244,20 @@ class AutoregressiveCodec(ChunkCodec):
         if guard is not None:
             guard.verify(expected_all, index_checksum(indexes_list))
         return None, out
+
+    def _tables(self) -> tuple[list[list[int]], list[int], list[int]]:
+        """The Gaussian conditional's CDF rows (each cut to its length: the rANS coder reads
+        no further, and a call converts ~7x fewer values from Python lists), lengths and
+        offsets, as the lists rANS takes; built once per model, again after ``update()``."""
+        gc = self.model.gaussian_conditional
+        key = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in (gc.quantized_cdf, gc.cdf_length, gc.offset))
+        cached = getattr(self, "_cached_tables", None)
+        if cached is None or cached[0] != key:
+            lengths = gc.cdf_length.tolist()
+            cdf = [row[:n] for row, n in zip(gc.quantized_cdf.tolist(), lengths)]
+            cached = (key, (cdf, lengths, gc.offset.tolist()))
+            self._cached_tables = cached  # one assignment: threads see the old or the new pair
+        return cached[1]
 
     def context_free_indexes(self, params: Tensor) -> Tensor:
         """CDF indexes of ``h_s`` ``params`` with the context of an all-zero ``ŷ`` (the
