@@ -176,3 +176,29 @@ def test_a_batched_stage_gives_the_tasks_results_in_row_pieces(batch, band):
 def test_a_runner_refuses_a_bad_batch(batch):
     with pytest.raises(ValueError, match="batch must be a positive int"):
         Runner(batch=batch)
+
+
+def test_an_emitted_row_is_not_held_by_the_wavefront_through_the_next_step():
+    # a decode's rows of pixels are the largest values of a step: once the consumer has
+    # them (and lets them go), the wavefront must not keep the row alive while it computes
+    # the next one
+    import gc
+    import weakref
+
+    emitted: dict[int, list] = {}
+    alive_during: dict[int, int] = {}
+
+    def pixels(ctx, i, j, a):
+        if j == 0 and i - 1 in emitted:
+            gc.collect()
+            alive_during[i] = sum(ref() is not None for ref in emitted[i - 1])
+        return Part(np.full(1000, sum(int(p.value) for p in a.values())))
+
+    stages = [Stage("a", _one), Stage("p", pixels, (Dep("a", lambda i, j: [(i, j)], (0, 0)),), emit=True)]
+    runner = Runner(synchronous=True)
+    runner.set_context(None)
+    for _, r, row in wavefront(stages, ROWS, COLS, runner):
+        assert [int(p.value[0]) for p in row] == [100 * r + j for j in range(COLS)]
+        emitted[r] = [weakref.ref(p.value) for p in row]
+        del row
+    assert alive_during == {r: 0 for r in range(1, ROWS)}

@@ -344,6 +344,7 @@ def wavefront(
                     results[stage.name][(r, j)] = handle
         for (name, index), value in runner.finish().items():
             results[name][index] = value
+        value = None  # the loop variable would hold the step's last result into the next step
         if t >= start:
             for stage, r in active:
                 row = [results[stage.name][(r, j)] for j in range(stage.cols or cols)]
@@ -353,6 +354,7 @@ def wavefront(
                     yield stage.name, r, runner.fetch(row)
                 if progress is not None:
                     progress(len(row))
+                row = []  # an emitted row is the consumer's now: not held through the next step
         # release rows nobody will read again
         for stage in stages:
             keep_from = min(

@@ -135,6 +135,7 @@ def decode_blocks(
             for _, r, row in wavefront(stages, rows, cols, run, update, band=band, start=start, preload=preload, **hooks):
                 for j, part in enumerate(row):
                     yield ctx.layout.image_window(r, j).clip(ctx.layout.image_shape), part.value
+                row = part = None  # a row of pixels is held by the sink alone while the next step runs
     finally:
         close()
 
