@@ -53,13 +53,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 512² mosaic")
     parser.add_argument("--size", type=int)
     parser.add_argument("--block", type=int, default=512)
+    parser.add_argument("--chunk", type=int, help="entropy chunk (default: tilestream encode's, 1024)")
+    parser.add_argument("--out", help="results file name (default gigapixel[_quick].json)")
     args = parser.parse_args()
+    from tilestream.pipeline.runtime import DEFAULT_CHUNK
     from make_mosaic import write_mosaic
 
     size = args.size or (512 if args.quick else 32768)
     DATA.mkdir(exist_ok=True)
     tif = DATA / f"mosaic_{size}.tif"
-    row: dict = {"size": size, "megapixels": size * size / 1e6, "block": args.block, "model": "bundled default, quality 2"}
+    row: dict = {
+        "size": size, "megapixels": size * size / 1e6, "block": args.block,
+        "chunk": args.chunk or max(DEFAULT_CHUNK, args.block), "model": "bundled default, quality 2",
+    }
     if not tif.exists():
         t = time.perf_counter()
         if args.quick and not (HERE / "corpus" / "photos").is_dir():
@@ -77,7 +83,7 @@ def main() -> None:
     out = DATA / f"mosaic_{size}_default.tsz"
     dec = DATA / f"mosaic_{size}_default_decoded.tif"
     cli = [sys.executable, "-m", "tilestream"]
-    rss, wall, _ = run_measured([*cli, "encode", str(tif), str(out), "--quality", "2", "--block", str(args.block), "--overwrite", "--quiet"])
+    rss, wall, _ = run_measured([*cli, "encode", str(tif), str(out), "--quality", "2", "--block", str(args.block), *(["--chunk", str(args.chunk)] if args.chunk else []), "--overwrite", "--quiet"])
     row.update(encode_seconds=round(wall, 1), encode_peak_rss_mib=round(rss))
     print(json.dumps(row), flush=True)
     rss, wall, _ = run_measured([*cli, "decode", str(out), str(dec), "--overwrite", "--quiet"])
@@ -104,7 +110,7 @@ def main() -> None:
     row["encode_mpix_s"] = round(row["megapixels"] / row["encode_seconds"], 3)
     row["decode_mpix_s"] = round(row["megapixels"] / row["decode_seconds"], 3)
     print(json.dumps(row), flush=True)
-    name = "gigapixel_quick.json" if args.quick else "gigapixel.json"
+    name = args.out or ("gigapixel_quick.json" if args.quick else "gigapixel.json")
     save_json(HERE / "results" / name, row)
     dec.unlink(missing_ok=True)  # 3 GB at full size; the numbers are recorded
     region.unlink(missing_ok=True)
