@@ -580,23 +580,35 @@ def memory_macs() -> list[str]:
     return out + [""]
 
 
+def _gigapixel_cells(r: dict, step: str) -> str:
+    """Wall time and peak RSS of ``step`` (encode, decode or region) of a gigapixel run."""
+    seconds = r[f"{step}_seconds"]
+    wall = f"{seconds:.1f} s" if step == "region" else f"{seconds / 60:.1f} min"
+    return f"{wall} | {r[f'{step}_peak_rss_mib']} MiB"
+
+
 def gigapixel() -> list[str]:
     r = _load("gigapixel.json")
     if not r:
         return []
     gp = r["size"] * r["size"] / 1e9
+    before = r.get("before")
+    steps = [("encode", "encode"), ("decode", "decode → tiled BigTIFF"), ("region", f"region {r['region'].replace('x', '×')}")]
+    rows = []
+    for step, label in steps:
+        rate = f"{r[f'{step}_mpix_s']:.2f} Mpx/s" if step != "region" else "–"
+        rows.append(f"| {label} | {_gigapixel_cells(r, step)} | {rate} |" + (f" {_gigapixel_cells(before, step)} |" if before else ""))
     return [
         "## Gigapixel run",
         "",
         f"`python benchmarks/gigapixel.py` — a {r['size']}×{r['size']} RGB BigTIFF ({gp:.2f} gigapixels, "
         f"mosaic of real photographs, {r['source_bytes'] / 2**30:.1f} GiB), {r['model']}, block {r['block']}, "
-        "each command in a fresh process.",
+        f"entropy chunk {r.get('chunk', r['block'])}, each command in a fresh process."
+        + (f" Before: {before['what']}." if before else ""),
         "",
-        "| step | wall time | peak RSS | throughput |",
-        "|---|---|---|---|",
-        f"| encode | {r['encode_seconds'] / 60:.1f} min | {r['encode_peak_rss_mib']} MiB | {r['encode_mpix_s']:.2f} Mpx/s |",
-        f"| decode → tiled BigTIFF | {r['decode_seconds'] / 60:.1f} min | {r['decode_peak_rss_mib']} MiB | {r['decode_mpix_s']:.2f} Mpx/s |",
-        f"| region {r['region'].replace('x', '×')} | {r['region_seconds']:.1f} s | {r['region_peak_rss_mib']} MiB | – |",
+        "| step | wall time | peak RSS | throughput |" + (" before: wall time | peak RSS |" if before else ""),
+        "|---|---|---|---|" + ("---|---|" if before else ""),
+        *rows,
         "",
         f"{r['bytes'] / 2**20:.1f} MiB coded, {r['bpp']:.4f} bpp, PSNR {r['psnr_db']:.2f} dB; the region equals "
         f"the same crop of the full decode: {r['region_equals_full_decode_crop']}.",

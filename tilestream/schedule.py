@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tilestream.heap import release_free_memory
 from tilestream.stage import Index, Part, Stage
 
 __all__ = ["Runner", "ScheduleError", "demand", "replay_plan", "self_reading", "step_of_row", "wavefront"]
@@ -183,6 +184,8 @@ class Runner:
             from dask.threaded import get
 
             values = get(graph, names, num_workers=self.num_workers)
+        del graph
+        release_free_memory()  # what the step's tasks freed (a cluster's workers trim their own)
         return {k: v for (k, _), v in zip(pending, values)}
 
     def nbytes(self, results: list[Any]) -> int:
