@@ -27,8 +27,8 @@ from tilestream.execute.constant import count
 from tilestream.execute.run import run_window
 from tilestream.execute.tiled import run_tiled, stitch, tile_items
 from tilestream.execute.tensors import to_numpy, to_tensor
-from tilestream.geometry.shear import WAVEFRONT
 from tilestream.geometry import CodecLayout, Window
+from tilestream.geometry.shear import WAVEFRONT
 from tilestream.io.base import Source
 from tilestream.models.graph import LayerGraph, analyse
 from tilestream.models.registry import transforms

@@ -131,9 +131,10 @@ def spread_layers(model: nn.Module) -> dict[str, np.ndarray]:
     """The parameters :func:`spread_latents` rescales (weight and bias of the last layer of
     ``g_a``, ``h_a`` and ``g_s``), by state-dict key."""
     names = {module: name for name, module in model.named_modules()}
+    found = transforms(model)
     out = {}
     for transform in ("g_a", "h_a", "g_s"):
-        module = transforms(model).get(transform)
+        module = found.get(transform)
         if module is None:
             continue
         last = _last_conv(module)
