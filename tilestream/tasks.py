@@ -24,10 +24,11 @@ from tilestream.entropy import ChunkCodec, codec_for
 from tilestream.entropy.base import Z_STREAM, EntropyGuard
 from tilestream.execute.batch import run_windows
 from tilestream.execute.constant import count
+from tilestream.execute.crop import crop
 from tilestream.execute.run import run_window
-from tilestream.execute.tiled import run_tiled, stitch, tile_items
+from tilestream.execute.tiled import stitch, tile_items
 from tilestream.execute.tensors import to_numpy, to_tensor
-from tilestream.geometry import CodecLayout, Window
+from tilestream.geometry import CodecLayout, Window, split_window
 from tilestream.geometry.shear import WAVEFRONT
 from tilestream.io.base import Source
 from tilestream.models.graph import LayerGraph, analyse
@@ -139,22 +140,36 @@ class CodecContext:
 
 
 # -- encode ------------------------------------------------------------------------------
-def _analysis_input(ctx: CodecContext, i: int, j: int) -> tuple[torch.Tensor, Window, Window]:
-    """``(x, x_window, out)`` of ``g_a`` for ``y`` chunk ``(i, j)``."""
+def _model_input(ctx: CodecContext, win: Window) -> torch.Tensor:
+    """The model's input over padded-image window ``win``, read from the source."""
     if ctx.source is None:  # pragma: no cover - encode contexts always have a source
         raise ValueError("an encode context needs a source")
-    win = ctx.image_window_for_y(i, j)
     pixels = ctx.source.read_padded(win.y.start, win.y.stop, win.x.start, win.x.stop)
     if ctx.bands is not None:
         pixels = pixels[..., list(ctx.bands)]
-    return to_tensor(ctx.pixel_format.to_model(pixels), ctx.device), win, ctx.layout.y_window(i, j)
+    return to_tensor(ctx.pixel_format.to_model(pixels), ctx.device)
+
+
+def _analysis_tiles(ctx: CodecContext, i: int, j: int) -> tuple[list[Window], Window]:
+    """The ``y`` window of chunk ``(i, j)`` cut into transform blocks, and the window."""
+    out = ctx.layout.y_window(i, j)
+    return ([out] if ctx.y_tile is None else split_window(out, ctx.y_tile)), out
+
+
+def _analysis_item(ctx: CodecContext, piece: Window) -> tuple[torch.Tensor, Window, Window]:
+    """``(x, x_window, piece)`` of ``g_a`` for the ``y`` window ``piece``: the pixels of
+    its minimal (virtually padded) window, read from the source."""
+    win = ctx._plan("g_a", ctx.layout.padded_shape, piece)
+    return _model_input(ctx, win), win, piece
 
 
 @torch.no_grad()
 def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
-    """``y`` chunk ``(i, j)``: ``g_a`` on the chunk's minimal (virtually padded) window, one
-    transform block at a time."""
-    return Part(to_numpy(run_tiled(ctx.graph("g_a"), *_analysis_input(ctx, i, j), ctx.layout.padded_shape, ctx.y_tile)))
+    """``y`` chunk ``(i, j)``: ``g_a`` one transform block at a time, each block's pixels
+    read on their own, so that one block's input and activations are held at a time."""
+    tiles, out = _analysis_tiles(ctx, i, j)
+    graph, shape = ctx.graph("g_a"), ctx.layout.padded_shape
+    return Part(to_numpy(stitch([run_window(graph, *_analysis_item(ctx, p), shape) for p in tiles], tiles, out)))
 
 
 def _batched(graph: LayerGraph, inputs: list[tuple[torch.Tensor, Window, Window]], shape: tuple[int, int], tile: int | None, max_batch: int) -> list[torch.Tensor]:
@@ -171,10 +186,16 @@ def _batched(graph: LayerGraph, inputs: list[tuple[torch.Tensor, Window, Window]
 
 @torch.no_grad()
 def analyse_blocks(ctx: CodecContext, indices: list[Index], _: list[tuple[()]]) -> list[Part]:
-    """:func:`analyse_block` of several chunks, same-shape windows (tiles) as one batch."""
-    items = [_analysis_input(ctx, i, j) for i, j in indices]
-    outs = _batched(ctx.graph("g_a"), items, ctx.layout.padded_shape, ctx.y_tile, len(items))
-    return [Part(to_numpy(o)) for o in outs]
+    """:func:`analyse_block` of several chunks, same-shape blocks of all of them as one
+    batch (at most one per chunk in a forward pass)."""
+    cut = [_analysis_tiles(ctx, i, j) for i, j in indices]
+    items = [_analysis_item(ctx, p) for tiles, _ in cut for p in tiles]
+    outs = run_windows(ctx.graph("g_a"), items, ctx.layout.padded_shape, max_batch=len(indices))
+    results, at = [], 0
+    for tiles, out in cut:
+        results.append(Part(to_numpy(stitch(outs[at : at + len(tiles)], tiles, out))))
+        at += len(tiles)
+    return results
 
 
 @torch.no_grad()
@@ -211,9 +232,26 @@ def _to_pixels(ctx: CodecContext, window: Window, x_hat: torch.Tensor) -> np.nda
 @torch.no_grad()
 def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarray]) -> np.ndarray:
     """Pixels of a padded-image ``window`` (cropped to the real image), ``(h, w, C)`` in
-    the image's pixel format."""
-    x_hat = run_tiled(ctx.graph("g_s"), *_synthesis_input(ctx, window, y_parts), ctx.layout.y_shape, ctx.block)
-    return _to_pixels(ctx, window, x_hat)
+    the image's pixel format.
+
+    ``g_s`` runs one transform block of ``window`` at a time, and each block's output
+    becomes pixels at once: the float output of one block is held, not of the window.
+    Blocks wholly in the padding past the image are not computed."""
+    fmt, graph, shape = ctx.pixel_format, ctx.graph("g_s"), ctx.layout.y_shape
+    y_hat, have, _ = _synthesis_input(ctx, window, y_parts)
+    real = window.clip(ctx.layout.image_shape)
+    out = np.empty((*real.shape, fmt.channels), fmt.dtype)
+    for piece in [window] if ctx.block is None else split_window(window, ctx.block):
+        keep = piece.intersect(real)  # starts where the piece starts
+        if keep.empty:
+            continue
+        need = graph.spatial.plan(shape, piece)[0]
+        if need is None:  # pragma: no cover - transforms always read their input
+            raise ValueError(f"g_s reads no input for {piece}")
+        pixels = fmt.from_model(to_numpy(run_window(graph, crop(y_hat, have, need), need, piece, shape)))
+        ys, xs = keep.to_slices(real)
+        out[ys, xs] = pixels[: keep.y.size, : keep.x.size]
+    return out
 
 
 def synthesise_window(windows: tuple[Window, ...], ctx: CodecContext, n: int, _: int, *ys: dict[Index, Part]) -> Part:

@@ -67,6 +67,27 @@ def test_regions_of_a_chunk_larger_than_the_block_equal_crops(tmp_path):
     assert float(full.std()) > 5
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_g_a_reads_the_pixels_of_one_block_at_a_time(tmp_path, batch):
+    """A task owns a 256² chunk but reads the source one 64-px block (and its halo) at a
+    time, so the pixels held are those of one block, not of the chunk."""
+    from tilestream.io.open import open_source
+
+    model = cached_model("mbt2018-mean")
+    image = np.ascontiguousarray(photo("garden_520x777.png")[:256, :512])
+    src = open_source(image)
+    reads, read = [], src.read
+    src.read = lambda y0, y1, x0, x1: (reads.append((y1 - y0, x1 - x0)), read(y0, y1, x0, x1))[1]  # type: ignore[method-assign]
+    tilestream.encode(src, tmp_path / "c.tsz", model=model, block=64, chunk=256, batch=batch, progress=False)
+    with ContainerReader(str(tmp_path / "c.tsz")) as reader:
+        halo = reader.meta.halos["g_a"]
+    assert reader.meta.grid_shape == (1, 2) and 64 + 2 * max(halo) < 256
+    assert len(reads) >= 2 * 16  # every block of both chunks read on its own
+    assert max(max(r) for r in reads) <= 64 + 2 * max(halo)
+    tilestream.encode(image, tmp_path / "ref.tsz", model=model, block=256, chunk=256, progress=False)
+    assert container_chunks(tmp_path / "c.tsz", stored=True) == container_chunks(tmp_path / "ref.tsz", stored=True)
+
+
 def test_the_default_chunk_saves_bytes_on_a_real_photo_with_the_bundled_model(tmp_path):
     image = photo("garden_520x777.png")
     runs = {}
