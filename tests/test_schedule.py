@@ -202,3 +202,41 @@ def test_an_emitted_row_is_not_held_by_the_wavefront_through_the_next_step():
         emitted[r] = [weakref.ref(p.value) for p in row]
         del row
     assert alive_during == {r: 0 for r in range(1, ROWS)}
+
+
+@pytest.mark.parametrize("synchronous", [True, False])
+def test_a_result_read_for_the_last_time_is_dropped_when_its_readers_are_done(synchronous):
+    # "b" reads the row of "a" above its own: in step t, a(t - 1) is read for the last
+    # time. It must die once every b(t, ·) is done -- inside the step, so that a step's
+    # new results do not pile up on top of the rows it is finishing with ("c" runs after
+    # every b(t, ·) of the step and looks).
+    import gc
+    import weakref
+
+    made: dict[tuple[int, int], weakref.ref] = {}
+    alive_in_c: dict[int, int] = {}
+
+    def a(ctx, i, j):
+        value = np.full(1000, 100 * i + j)
+        made[(i, j)] = weakref.ref(value)
+        return Part(value)
+
+    def b(ctx, i, j, above):
+        return Part(np.array(sum(int(p.value[0]) for p in above.values())))
+
+    def c(ctx, i, j, bs):
+        gc.collect()
+        if i > 0:
+            alive_in_c[i] = sum(made[(i - 1, k)]() is not None for k in range(COLS))
+        return Part(np.array(sum(int(p.value) for p in bs.values())))
+
+    stages = [
+        Stage("a", a),
+        Stage("b", b, (Dep("a", lambda i, j: [(i + d, j) for d in (-1, 0) if i + d >= 0], (-1, 0)),)),
+        Stage("c", c, (Dep("b", lambda i, j: [(i, k) for k in range(COLS)], (0, 0)),), emit=True, cols=1),
+    ]
+    runner = Runner(synchronous=synchronous, num_workers=2)
+    runner.set_context(None)
+    sums = {r: int(row[0].value) for _, r, row in wavefront(stages, ROWS, COLS, runner)}
+    assert sums == {r: sum(100 * i + j for i in (r - 1, r) if i >= 0 for j in range(COLS)) for r in range(ROWS)}
+    assert alive_in_c == {r: 0 for r in range(1, ROWS)}

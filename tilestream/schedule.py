@@ -7,7 +7,11 @@ results pile up; instead :func:`wavefront` advances one step at a time: at step 
 ``s`` computes row ``t − lag(s)``, where the lags follow from the declared row reach of each
 dependency. Each step is one dask computation (all tasks of the step run in parallel,
 within-step dependencies included), and a row is released as soon as no later task reads
-it. Memory is therefore bounded by a few rows of chunks, whatever the image size.
+it: a result that the tasks of the current step read for the last time is handed to the
+step's computation, which drops it when the last of those tasks is done (dask's order runs
+a step as a sweep along the row, so the rows a step finishes with are freed while its new
+row is computed). Memory is therefore bounded by a few rows of chunks, whatever the image
+size.
 
 :func:`demand` computes only what a list of targets needs (region decode), in groups of
 targets, each group one dask computation, releasing results no remaining task reads.
@@ -81,6 +85,21 @@ def _item(parts: list[Part], n: int) -> Part:
     return parts[n]
 
 
+class _Box:
+    """A result of an earlier step that no later step reads, handed to the current
+    computation: its one reference until the computation takes it out."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def _take(box: _Box) -> Any:
+    value, box.value = box.value, None
+    return value
+
+
 class Runner:
     """Runs the tasks of one step on local threads, in this thread, or on a dask client.
 
@@ -127,6 +146,17 @@ class Runner:
         self._pending.append((key, handle))
         return handle
 
+    def hand_over(self, key: Key, value: Any) -> Any:
+        """A handle for ``value``, a result of an earlier computation that only tasks of
+        the current one read: locally, the computation then holds its only reference and
+        drops it as soon as the last of those tasks is done (not at the end of the step).
+        On a cluster, ``value`` (a future) is returned as it is."""
+        if self.client is not None:
+            return value
+        handle = _Ref(f"{self._prefix}-held-{key[0]}-{key[1][0]}-{key[1][1]}")
+        self._graph[handle.key] = (_take, _Box(value))
+        return handle
+
     def submit_batch(self, keys: list[Key], fn: Callable[..., list[Part]], args: list[tuple[dict[Index, Any], ...]]) -> list[Any]:
         """Queue one task ``fn(ctx, indices, args)`` computing the chunks of ``keys`` (one
         stage) at once; return a handle per key, as :meth:`submit` does."""
@@ -157,7 +187,7 @@ class Runner:
             entry = self._graph[name]
             return refs(entry[1]) if entry[0] is _item else entry[2]
 
-        return {k: {by_ref[r] for r in refs(h.key)} for k, h in self._pending}
+        return {k: {by_ref[r] for r in refs(h.key) if r in by_ref} for k, h in self._pending}  # not held results
 
     def finish(self) -> dict[Key, Any]:
         """Compute everything submitted since the last call; return results by key
@@ -327,7 +357,18 @@ def wavefront(
     first = min([(r + lag[name]) // band for name, r in replay] or [start])
     if progress is not None and start:
         progress(sum(max(0, min(rows, start * band - lag[s.name])) * (s.cols or cols) for s in stages))
+    def keep_from(stage: Stage, t: int) -> int:
+        """The first row of ``stage`` that a step after ``t`` reads."""
+        return min([(t + 1) * band - lag[c.name] + d.rows[0] for c, d in readers[stage.name]] or [(t + 1) * band])
+
     for t in range(first, steps):
+        # results that no step after this one reads: the step's computation holds them
+        # from here on, and drops each when its last reader is done
+        for stage in stages:
+            last = keep_from(stage, t)
+            held = results[stage.name]
+            for index in [k for k in held if k[0] < last]:
+                held[index] = runner.hand_over((stage.name, index), held[index])
         active: list[tuple[Stage, int]] = []
         for stage in stages:
             for r in range(max(0, t * band - lag[stage.name]), min(rows, (t + 1) * band - lag[stage.name])):
@@ -360,11 +401,8 @@ def wavefront(
                 row = []  # an emitted row is the consumer's now: not held through the next step
         # release rows nobody will read again
         for stage in stages:
-            keep_from = min(
-                [(t + 1) * band - lag[c.name] + d.rows[0] for c, d in readers[stage.name]]
-                or [(t + 1) * band]
-            )
-            for index in [k for k in results[stage.name] if k[0] < keep_from]:
+            last = keep_from(stage, t)
+            for index in [k for k in results[stage.name] if k[0] < last]:
                 del results[stage.name][index]
         if stats is not None:
             live = sum(len(v) for v in results.values())
