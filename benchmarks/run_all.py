@@ -32,12 +32,13 @@ SCRIPTS = [
     "memory_macs",
     "memory_streaming",
     "gigapixel",
+    "memory_ab",
     "satellite_mosaic",
     "fuzz_containers",
     "cuda_benchmark",
 ]
 #: scripts without a quick mode (cheap enough, or not run in the smoke test)
-NO_QUICK = {"rd_default", "memory_streaming", "cuda_benchmark"}
+NO_QUICK = {"rd_default", "memory_streaming", "memory_ab", "cuda_benchmark"}
 
 
 def main() -> int:

@@ -51,6 +51,7 @@ SOURCES = {
     "memory_macs": "memory_macs.json",
     "overlap_minus_one": "overlap_minus_one.json",
     "gigapixel": "gigapixel.json",
+    "memory_ab": "memory_ab.json",
     "context_models": "context_models.json",
     "bytes_overhead": "bytes_overhead.json",
     "cuda": "cuda.json",
@@ -616,6 +617,33 @@ def gigapixel() -> list[str]:
     ] + ([f"Note: {r['note']}", ""] if r.get("note") else [])
 
 
+def memory_ab() -> list[str]:
+    r = _load("memory_ab.json")
+    if not r:
+        return []
+    labels = {"encode": "encode", "decode": "decode → tiled BigTIFF", "region": f"region {r['region']}"}
+    rows = []
+    for step, label in labels.items():
+        o, n = r["median"]["old"][step], r["median"]["new"][step]
+        each = lambda tag: ", ".join(str(run[step]["peak_rss_mib"]) for run in r["runs"][tag])  # noqa: E731
+        rows.append(
+            f"| {label} | {o['peak_rss_mib']:.0f} MiB / {o['seconds']:.1f} s | {n['peak_rss_mib']:.0f} MiB / {n['seconds']:.1f} s "
+            f"| {100 * (n['peak_rss_mib'] / o['peak_rss_mib'] - 1):+.1f} % | {each('old')} | {each('new')} |"
+        )
+    return [
+        "## Memory against an earlier release, on one machine",
+        "",
+        f"`python benchmarks/memory_ab.py` — {r['source']}, bundled default model, quality 2, block 512, each "
+        f"version's default chunk; the CLI in a fresh process per command, old ({r['old']}) and new ({r['new']}) "
+        f"alternating, {r['reps']} runs each; median peak RSS / wall time.",
+        "",
+        "| step | old | new | Δ peak RSS | old runs, MiB | new runs, MiB |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ] + ([f"Note: {r['note']}", ""] if r.get("note") else [])
+
+
 def satellite_mosaic() -> list[str]:
     r = _load("satellite_mosaic.json")
     if not r:
@@ -878,7 +906,7 @@ def main() -> None:
         "",
     ]
     sections = (
-        blockwise_vs_full, throughput_chunk, memory_macs, overlap_minus_one, gigapixel, context_models, bytes_overhead, cuda,
+        blockwise_vs_full, throughput_chunk, memory_macs, overlap_minus_one, gigapixel, memory_ab, context_models, bytes_overhead, cuda,
         exactness, memory, rd, rd_satellite, satellite_mosaic, rd_mapping, fuzz_containers, batching,
         serial_processes,
     )
