@@ -100,7 +100,7 @@ def main() -> None:
         "source": f"{source.name} (rows 0-{STRIP_ROWS - 1} of make_mosaic.py {WIDTH})",
         "region": REGION,
         "old": args.old,
-        "new": f"{new_commit} (working tree)",
+        "new": new_commit,
         "reps": args.reps,
         "runs": runs,
         "median": median,
