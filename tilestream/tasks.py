@@ -156,10 +156,11 @@ def _analysis_tiles(ctx: CodecContext, i: int, j: int) -> tuple[list[Window], Wi
     return ([out] if ctx.y_tile is None else split_window(out, ctx.y_tile)), out
 
 
-def _analysis_item(ctx: CodecContext, piece: Window) -> tuple[torch.Tensor, Window, Window]:
+def _analysis_item(ctx: CodecContext, piece: Window, chunk: Window) -> tuple[torch.Tensor, Window, Window]:
     """``(x, x_window, piece)`` of ``g_a`` for the ``y`` window ``piece``: the pixels of
-    its minimal (virtually padded) window, read from the source."""
-    win = ctx._plan("g_a", ctx.layout.padded_shape, piece)
+    its minimal (virtually padded) window within the chunk's input window ``chunk``
+    (:meth:`CodecContext.image_window_for_y`, which contains it), read from the source."""
+    win = ctx._plan("g_a", ctx.layout.padded_shape, piece).intersect(chunk)
     return _model_input(ctx, win), win, piece
 
 
@@ -168,8 +169,8 @@ def analyse_block(ctx: CodecContext, i: int, j: int) -> Part:
     """``y`` chunk ``(i, j)``: ``g_a`` one transform block at a time, each block's pixels
     read on their own, so that one block's input and activations are held at a time."""
     tiles, out = _analysis_tiles(ctx, i, j)
-    graph, shape = ctx.graph("g_a"), ctx.layout.padded_shape
-    return Part(to_numpy(stitch([run_window(graph, *_analysis_item(ctx, p), shape) for p in tiles], tiles, out)))
+    graph, shape, chunk = ctx.graph("g_a"), ctx.layout.padded_shape, ctx.image_window_for_y(i, j)
+    return Part(to_numpy(stitch([run_window(graph, *_analysis_item(ctx, p, chunk), shape) for p in tiles], tiles, out)))
 
 
 def _batched(graph: LayerGraph, inputs: list[tuple[torch.Tensor, Window, Window]], shape: tuple[int, int], tile: int | None, max_batch: int) -> list[torch.Tensor]:
@@ -189,7 +190,8 @@ def analyse_blocks(ctx: CodecContext, indices: list[Index], _: list[tuple[()]]) 
     """:func:`analyse_block` of several chunks, same-shape blocks of all of them as one
     batch (at most one per chunk in a forward pass)."""
     cut = [_analysis_tiles(ctx, i, j) for i, j in indices]
-    items = [_analysis_item(ctx, p) for tiles, _ in cut for p in tiles]
+    chunks = [ctx.image_window_for_y(i, j) for i, j in indices]
+    items = [_analysis_item(ctx, p, chunk) for (tiles, _), chunk in zip(cut, chunks) for p in tiles]
     outs = run_windows(ctx.graph("g_a"), items, ctx.layout.padded_shape, max_batch=len(indices))
     results, at = [], 0
     for tiles, out in cut:
@@ -248,6 +250,7 @@ def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarra
         need = graph.spatial.plan(shape, piece)[0]
         if need is None:  # pragma: no cover - transforms always read their input
             raise ValueError(f"g_s reads no input for {piece}")
+        need = need.intersect(have)  # (what `have` lacks is read as zeros: see run_window)
         pixels = fmt.from_model(to_numpy(run_window(graph, crop(y_hat, have, need), need, piece, shape)))
         ys, xs = keep.to_slices(real)
         out[ys, xs] = pixels[: keep.y.size, : keep.x.size]
