@@ -247,10 +247,7 @@ def synthesise(ctx: CodecContext, window: Window, y_parts: dict[Index, np.ndarra
         keep = piece.intersect(real)  # starts where the piece starts
         if keep.empty:
             continue
-        need = graph.spatial.plan(shape, piece)[0]
-        if need is None:  # pragma: no cover - transforms always read their input
-            raise ValueError(f"g_s reads no input for {piece}")
-        need = need.intersect(have)  # (what `have` lacks is read as zeros: see run_window)
+        need = ctx._plan("g_s", shape, piece).intersect(have)  # what `have` lacks reads as zeros (run_window)
         pixels = fmt.from_model(to_numpy(run_window(graph, crop(y_hat, have, need), need, piece, shape)))
         ys, xs = keep.to_slices(real)
         out[ys, xs] = pixels[: keep.y.size, : keep.x.size]
