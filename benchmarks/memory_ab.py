@@ -10,7 +10,10 @@ process, and reports every run and the median of each:
   ``make_mosaic.py 32768``), bundled default model, quality 2, block 512, each version's
   default chunk;
 * ``decode`` of that container into a tiled BigTIFF;
-* ``decode --region`` of a 1024² window from the middle of the strip.
+* ``decode --region`` of a 1024² window from the middle of the strip;
+* ``imports``: the same interpreter importing only what those commands import before they read
+  a pixel (``tilestream.cli``, ``tilestream.pipeline``, ``tilestream.models`` and so CompressAI).
+  A step's peak minus this is what the step itself adds.
 
 The earlier release runs from a ``git worktree`` of ``--old`` (default 13f362c, the release
 of 2026-11-27, one chunk per 512-px block).
@@ -66,9 +69,11 @@ def run_version(root: Path, source: Path, work: Path, tag: str) -> dict[str, dic
         "decode": ["decode", str(out), str(work / f"{tag}.tif"), "--overwrite", "--quiet"],
         "region": ["decode", str(out), str(work / f"{tag}_region.tif"), "--region", REGION, "--overwrite", "--quiet"],
     }
+    imports = f"import sys; sys.path.insert(0, {str(root)!r}); import tilestream.cli, tilestream.pipeline, tilestream.models"
     row = {}
-    for step, args in commands.items():
-        rss, wall, _ = run_measured([*cli(root), *args])
+    for step, args in {**commands, "imports": None}.items():
+        command = [sys.executable, "-c", imports] if args is None else [*cli(root), *args]
+        rss, wall, _ = run_measured(command)
         row[step] = {"peak_rss_mib": round(rss), "seconds": round(wall, 1)}
         print(f"{tag:>4} {step:<6} {rss:7.0f} MiB {wall:6.1f} s", flush=True)
     return row
@@ -107,8 +112,10 @@ def main() -> None:
     })
     for step in median["old"]:
         o, n = median["old"][step], median["new"][step]
+        above = {tag: median[tag][step]["peak_rss_mib"] - median[tag]["imports"]["peak_rss_mib"] for tag in median}
         print(f"{step}: old {o['peak_rss_mib']:.0f} MiB / {o['seconds']} s, new {n['peak_rss_mib']:.0f} MiB / {n['seconds']} s "
-              f"({100 * (n['peak_rss_mib'] / o['peak_rss_mib'] - 1):+.1f} % RSS)")
+              f"({100 * (n['peak_rss_mib'] / o['peak_rss_mib'] - 1):+.1f} % RSS; above the imports: old {above['old']:.0f}, "
+              f"new {above['new']:.0f} MiB)")
 
 
 if __name__ == "__main__":

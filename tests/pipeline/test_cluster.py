@@ -188,6 +188,9 @@ def test_cli_encodes_and_decodes_from_and_to_s3_on_a_dask_cluster(s3, cluster, w
                "--checkpoint", str(ckpt), "--quiet")
     assert dec.returncode == 0, dec.stderr
     assert "Traceback" not in enc.stderr + dec.stderr
+    # the workers imported CompressAI lean too (tilestream.models.compat): no torchvision there
+    heavy = cluster.client.run(lambda: sorted(m for m in ("torchvision", "torch_geometric") if m in sys.modules))
+    assert len(heavy) == 2 and all(v == [] for v in heavy.values()), heavy
 
     # the same job on local threads and local files: the same chunks, the same pixels
     tilestream.encode(tmp / "in.tif", tmp / "local.tsz", model=model, block=64, chunk=64, progress=False)
