@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--images", nargs="*", help="only these images (2K, 4K; merged into the existing results)")
     parser.add_argument("--repeat", type=int, default=1, help="time each run N times and keep the fastest")
     parser.add_argument("--chunk", type=int, default=None, help="entropy chunk in px (default: one chunk per block)")
+    parser.add_argument("--blocks", type=int, nargs="*", help="only these blocks (merged into the existing results)")
     args = parser.parse_args()
     if args.quick:
         images = {"2K": load_image(96, 160), "4K": mosaic_4k(True)}
@@ -88,14 +89,17 @@ def main() -> None:
         blocks, exact_blocks = (256, 512, 1024), (256, 512)
     if args.chunk is not None:
         blocks = tuple(b for b in blocks if b <= args.chunk and args.chunk % b == 0)
+    if args.blocks:
+        blocks = tuple(b for b in blocks if b in args.blocks)
     rows = []
     tag = "_quick" if args.quick else (f"_chunk{args.chunk}" if args.chunk is not None else "")
     out = HERE / "results" / f"blockwise_vs_full{tag}.json"
     kept = []
-    if (args.families or args.images) and out.exists():  # keep the rows not rerun
+    if (args.families or args.images or args.blocks) and out.exists():  # keep the rows not rerun
         kept = [
             r for r in json.loads(out.read_text())["rows"]
-            if not ((not args.families or r["family"] in args.families) and (not args.images or r["image"] in args.images))
+            if not ((not args.families or r["family"] in args.families) and (not args.images or r["image"] in args.images)
+                    and (not args.blocks or r["block"] in args.blocks))
         ]
     for family, name, quality in FAMILIES:
         if args.families and family not in args.families:
