@@ -494,7 +494,7 @@ def throughput_chunk() -> list[str]:
             f"{r['compressai_encode_mpix_s']:.3f} | {r['encode_ratio']:.0%} | {r['decode_mpix_s']:.3f} | "
             f"{r['compressai_decode_mpix_s']:.3f} | {r['decode_ratio']:.0%} | {sym} | {r['delta_bytes_percent']:+.3f}% |"
         )
-    return out + [""]
+    return out + [""] + ([f"Note: {data['note']}", ""] if data.get("note") else [])
 
 
 def _throughput_plot(rows: list[dict]) -> str | None:
