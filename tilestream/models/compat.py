@@ -41,17 +41,6 @@ _LAZY: dict[str, frozenset[str]] = {
     "compressai.registry": frozenset({"transforms"}),
 }
 
-#: Registry dictionaries that a skipped subpackage fills as it is imported: first access to one
-#: imports that subpackage, so the dictionary holds what an eager import would have put there.
-_FILLED: dict[str, dict[str, str]] = {
-    "compressai.registry": {
-        "CRITERIONS": "compressai.losses",
-        "DATASETS": "compressai.datasets",
-        "OPTIMIZERS": "compressai.optimizers",
-        "TRANSFORMS": "compressai.transforms",
-    },
-}
-
 #: Registry dictionaries that a skipped subpackage fills as it is imported: the first access to
 #: one imports that subpackage, so the dictionary holds what an eager import would have put there.
 _FILLED: dict[str, dict[str, str]] = {
