@@ -45,8 +45,7 @@ PROBES = [
     ("tilestream.pixels", "PixelFormat", "to_model", "pixels"),
     ("tilestream.pixels", "PixelFormat", "from_model", "pixels"),
     ("tilestream.tasks", None, "run_window", "transforms"),
-    ("tilestream.tasks", None, "run_tiled", "transforms"),  # g_a: a chunk one transform block at a time
-    ("tilestream.tasks", None, "run_windows", "transforms"),  # g_s: same-shape windows batched
+    ("tilestream.tasks", None, "run_windows", "transforms"),  # same-shape windows batched (batch > 1)
     ("tilestream.entropy.elic", None, "run_window", "transforms"),
     ("compressai.entropy_models.entropy_models", "EntropyModel", "compress", "entropy"),
     ("compressai.entropy_models.entropy_models", "EntropyModel", "decompress", "entropy"),

@@ -62,7 +62,8 @@ def checkerboard_step(
     channels); ``anchors``: for ``step = 1``, ``ŷ`` of the anchors on the chunk grown by
     :func:`checkerboard_halo` (zero outside the latent). Mirrors
     ``CheckerboardLatentCodec.compress`` / ``decompress`` (and its
-    ``GaussianConditionalLatentCodec``) operation for operation; with a ``guard`` the
+    ``GaussianConditionalLatentCodec``) operation for operation, except that encoding
+    dequantises its own symbols rather than decoding its own stream; with a ``guard`` the
     payload starts with the checksum of the pass's CDF index map, checked when decoding
     before the rANS decoder runs (the indexes depend on ``side`` and, for the non-anchors,
     on the decoded anchors -- all known before this pass decodes).
@@ -81,8 +82,12 @@ def checkerboard_step(
     gc = gc_codec.gaussian_conditional
     indexes = gc.build_indexes(scales)
     if y is not None:
-        (string,) = gc.compress(cb.unembed(y)[step], indexes, means)
-        packed = gc.decompress([string], indexes, means=means)
+        y_step = cb.unembed(y)[step]
+        (string,) = gc.compress(y_step, indexes, means)
+        # ŷ as the decoder rebuilds it -- CompressAI's decompress() dequantises the int32
+        # symbols that rANS codes losslessly (out-of-range ones in bypass mode) -- without
+        # the rANS decode that CompressAI's compress() runs to get it
+        packed = gc.dequantize(gc.quantize(y_step, "symbols", means), means)
         payload: bytes | None = string if guard is None else guard.sealed(indexes, string)
     else:
         assert data is not None

@@ -20,10 +20,9 @@ class FactorizedCodec(SingleStreamCodec):
     family = "factorized"
     has_hyperprior = False
 
-    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> tuple[bytes, Tensor]:
-        eb = self.model.entropy_bottleneck
-        (data,) = eb.compress(y)
-        return data, eb.decompress([data], tuple(y.shape[-2:]))
+    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> bytes:
+        (data,) = self.model.entropy_bottleneck.compress(y)
+        return data
 
     def decode_y(
         self, data: bytes, params: Tensor | None, shape: tuple[int, int], guard: ChunkGuard | None = None

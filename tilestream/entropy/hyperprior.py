@@ -31,13 +31,12 @@ class _HyperpriorCodec(SingleStreamCodec):
             raise ValueError(f"{self.family} codes y with h_s parameters; none were given")
         return params
 
-    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> tuple[bytes, Tensor]:
+    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> bytes:
         gc = self.model.gaussian_conditional
         scales, means = self._scales_means(self._require(params))
         indexes = gc.build_indexes(scales)
         (data,) = gc.compress(y, indexes, means=means)
-        y_hat = gc.decompress([data], indexes, means=means)
-        return (data if guard is None else guard.sealed(indexes, data)), y_hat
+        return data if guard is None else guard.sealed(indexes, data)
 
     def decode_y(
         self, data: bytes, params: Tensor | None, shape: tuple[int, int], guard: ChunkGuard | None = None

@@ -33,12 +33,13 @@ class SingleStreamCodec(ChunkCodec):
         self.phases = (Phase(Y_STREAM, "all samples", 0, reads),)
 
     @abstractmethod
-    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> tuple[bytes, Tensor]:
+    def encode_y(self, y: Tensor, params: Tensor | None, guard: ChunkGuard | None = None) -> bytes:
         """Code one ``y`` chunk given ``h_s`` output on the same window (or ``None``).
 
-        Returns the bytes and ``ŷ`` exactly as the decoder will reconstruct it; with a
-        ``guard`` (and :attr:`index_guard`), the bytes start with the checksum of the CDF
-        index map.
+        Returns the bytes; with a ``guard`` (and :attr:`index_guard`), they start with the
+        checksum of the CDF index map. No chunk's coding reads another chunk's ``ŷ``, so
+        the encoder never reconstructs ``ŷ`` (an rANS decode that would cost about as much
+        as the encode).
         """
 
     @abstractmethod
@@ -77,7 +78,7 @@ def _encode_chunk(ctx: CodingContext, i: int, j: int, ys: dict[Index, Part], zs:
     """Code ``y`` chunk ``(i, j)`` and write its bytes (no value is passed on)."""
     codec = codec_as(ctx, SingleStreamCodec)
     guard = chunk_guard(ctx, Y_STREAM, i, j)
-    data, _ = codec.encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs), guard)
+    data = codec.encode_y(to_tensor(ys[(i, j)].value, ctx.device), _params(ctx, i, j, zs), guard)
     return Part(_NOTHING, ctx.store().write(Y_STREAM, i, j, data))
 
 
