@@ -96,6 +96,16 @@ def test_a_container_without_read_permission_says_so(coded, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_zip_container_without_read_permission_says_so(coded, tmp_path):
+    archive = shutil.make_archive(str(tmp_path / "c"), "zip", root_dir=coded[0])
+    assert "mbt2018-mean" in _cli("info", archive).stdout  # readable, it is a container
+    os.chmod(archive, 0)
+    result = _cli("info", archive, env_caps=True)
+    assert result.returncode == 2
+    assert "permission denied" in result.stderr and "not a tilestream container" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_truncated_chunk_is_one_line_naming_it(coded, tmp_path):
     copy = tmp_path / "c.tsz"
     shutil.copytree(coded[0], copy)

@@ -25,6 +25,13 @@ def _open_group(location: Location) -> Any:
         warnings.simplefilter("ignore")
         if not location.is_local:
             return zarr.open_group(location.zarr_store(read_only=True), mode="r")
+        # Read access is checked here, before zarr: zarr reads its metadata documents
+        # concurrently, and when the first one fails the others' errors are logged by asyncio
+        # at exit (a traceback after our one-line message).
+        probe = path if os.path.isfile(path) else os.path.join(path, "zarr.json")
+        if os.path.exists(probe):
+            with open(probe, "rb"):  # raises PermissionError, reported by the caller
+                pass
         if os.path.isfile(path):
             if not zipfile.is_zipfile(path):
                 raise ContainerError(
