@@ -269,19 +269,12 @@ def synthesise_groups(ctx: CodecContext, i: int, j: int, *ys: dict[Index, Part])
 def synthesise_blocks(ctx: CodecContext, indices: list[Index], args: list[tuple[dict[Index, Part], ...]]) -> list[Part]:
     """:func:`synthesise_groups` of several image blocks, same-shape windows of each band
     group as one batch."""
-    fmt = ctx.pixel_format
     windows = [ctx.layout.image_window(i, j) for i, j in indices]
     masks: list[np.ndarray | None] = [None] * len(indices)
     out: list[np.ndarray | None] = [None] * len(indices)
-    todo = list(range(len(indices)))
-    if fmt.nodata is not None:
-        for n in list(todo):
-            real = windows[n].clip(ctx.layout.image_shape)
-            masks[n] = read_mask(ctx, real)
-            if masks[n].all():  # type: ignore[union-attr]
-                count("g_s", "nodata")
-                out[n] = np.full((*real.shape, fmt.channels), fmt.nodata, dtype=fmt.dtype)
-                todo.remove(n)
+    for n, window in enumerate(windows):
+        masks[n], out[n] = _nodata(ctx, window)
+    todo = [n for n in range(len(indices)) if out[n] is None]
     groups = len(args[0]) if args else 1
     bands: list[list[np.ndarray]] = [[] for _ in indices]
     for k in range(groups):
@@ -291,26 +284,41 @@ def synthesise_blocks(ctx: CodecContext, indices: list[Index], args: list[tuple[
         for n, x_hat in zip(todo, x_hats):
             bands[n].append(_to_pixels(gctx, windows[n], x_hat))
     for n in todo:
-        pixels = bands[n][0] if groups == 1 else np.concatenate(bands[n], axis=-1)
-        out[n] = pixels if fmt.nodata is None else fmt.restore(pixels, masks[n])
+        out[n] = _restored(ctx, _joined(bands[n]), masks[n])
     return [Part(o) for o in out]  # type: ignore[arg-type]
 
 
 def _bands(ctx: CodecContext, window: Window, ys: tuple[dict[Index, Part], ...]) -> np.ndarray:
+    mask, filled = _nodata(ctx, window)
+    if filled is not None:
+        return filled
+    groups = [ctx] if len(ys) == 1 else [ctx.group(k) for k in range(len(ys))]
+    return _restored(ctx, _joined([synthesise(g, window, values(y)) for g, y in zip(groups, ys)]), mask)
+
+
+def _nodata(ctx: CodecContext, window: Window) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(mask, filled)`` of a padded-image ``window``: the nodata mask of its real part
+    (``None`` without nodata), and the block of nodata pixels when the mask covers it all
+    (no synthesis needed; else ``None``)."""
     fmt = ctx.pixel_format
-    if fmt.nodata is not None:
-        real = window.clip(ctx.layout.image_shape)
-        mask = read_mask(ctx, real)
-        if mask.all():  # nothing but nodata: no synthesis
-            count("g_s", "nodata")
-            return np.full((*real.shape, fmt.channels), fmt.nodata, dtype=fmt.dtype)
-    if len(ys) == 1:
-        pixels = synthesise(ctx, window, values(ys[0]))
-    else:
-        pixels = np.concatenate([synthesise(ctx.group(k), window, values(y)) for k, y in enumerate(ys)], axis=-1)
     if fmt.nodata is None:
-        return pixels
-    return fmt.restore(pixels, mask)
+        return None, None
+    real = window.clip(ctx.layout.image_shape)
+    mask = read_mask(ctx, real)
+    if not mask.all():
+        return mask, None
+    count("g_s", "nodata")
+    return mask, np.full((*real.shape, fmt.channels), fmt.nodata, dtype=fmt.dtype)
+
+
+def _joined(bands: list[np.ndarray]) -> np.ndarray:
+    """The pixels of the band groups side by side (the one group's, unchanged)."""
+    return bands[0] if len(bands) == 1 else np.concatenate(bands, axis=-1)
+
+
+def _restored(ctx: CodecContext, pixels: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``pixels`` with nodata written back under ``mask`` (unchanged without one)."""
+    return pixels if mask is None else ctx.pixel_format.restore(pixels, mask)
 
 
 # -- nodata masks: one lossless stream over the image blocks ------------------------------
