@@ -2,14 +2,11 @@
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import torch.nn.functional as F
 from torch import nn
 
 from tilestream.errors import UnsupportedModuleError
 from tilestream.models import analyse, build_model, transforms
-from tilestream.models.graph import stride_padding
 from tilestream.testing import SMALL_CONFIGS
 
 
@@ -112,28 +109,3 @@ def test_tracing_from_many_threads_at_once():
     with ThreadPoolExecutor(8) as pool:
         graphs = list(pool.map(lambda job: analyse(job[2], job[1]), jobs * 2))
     assert all(g.name == name for g, (_, name, _) in zip(graphs, jobs * 2))
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    n=st.tuples(st.integers(1, 9), st.integers(1, 9)),
-    k=st.sampled_from([(1, 1), (2, 3), (3, 3), (4, 4), (5, 5), (5, 2)]),
-    s=st.sampled_from([(1, 1), (2, 2), (3, 2), (4, 4), (2, 1)]),
-    d=st.sampled_from([(1, 1), (2, 1), (3, 3)]),
-)
-def test_stride_padding_rounds_the_output_up_to_the_stride_and_keeps_the_produced_samples(n, k, s, d):
-    """The transposed-convolution step pads its output to a multiple of the stride (speed);
-    the samples the unpadded convolution produces are unchanged and come first."""
-    torch.manual_seed(0)
-    m = nn.ConvTranspose2d(3, 4, k, stride=s, dilation=d)
-    x = torch.randn(1, 3, *n)
-    extra = stride_padding(x.shape[-2:], m)
-    plain = F.conv_transpose2d(x, m.weight, m.bias, m.stride, 0, 0, 1, m.dilation)
-    padded = F.conv_transpose2d(x, m.weight, m.bias, m.stride, 0, extra, 1, m.dilation)
-    for axis in range(2):
-        length = plain.shape[2 + axis]
-        assert padded.shape[2 + axis] == length + extra[axis]
-        assert extra[axis] < max(s[axis], d[axis])
-        if -length % s[axis] < max(s[axis], d[axis]):  # what output_padding can reach
-            assert padded.shape[2 + axis] % s[axis] == 0
-    torch.testing.assert_close(padded[..., : plain.shape[2], : plain.shape[3]], plain, rtol=1e-5, atol=1e-6)

@@ -151,29 +151,11 @@ def _conv_step(m: nn.Conv2d) -> Step:
 
 def _conv_transpose_step(m: nn.ConvTranspose2d) -> Step:
     def run(inputs: Sequence[Tensor]) -> Tensor:
-        x = inputs[0]
         return F.conv_transpose2d(
-            x, m.weight, m.bias, m.stride, 0, stride_padding(x.shape[-2:], m), m.groups, m.dilation
+            inputs[0], m.weight, m.bias, m.stride, 0, 0, m.groups, m.dilation
         )
 
     return Step(run)
-
-
-def stride_padding(size: Sequence[int], m: nn.ConvTranspose2d) -> tuple[int, int]:
-    """The ``output_padding`` that makes each axis of an unpadded transposed convolution's
-    output a multiple of its stride (where the convolution allows it).
-
-    The extra samples lie past the end of the produced window, so callers that crop to it
-    never see them; what it buys is speed: oneDNN's transposed convolution runs about 25 %
-    faster when the output length is a multiple of the stride (measured on this CPU: 128²
-    in, 5×5 kernel, stride 2: 139 ms against 182 ms), which the full-image layer (padding
-    ``k // 2``, ``output_padding = s - 1``) always gets."""
-    pads = []
-    for n, k, s, d in zip(size, m.kernel_size, m.stride, m.dilation):
-        length = (n - 1) * s + d * (k - 1) + 1
-        extra = -length % s
-        pads.append(extra if extra < max(s, d) else 0)
-    return pads[0], pads[1]
 
 
 def _module_step(m: nn.Module) -> Step:
